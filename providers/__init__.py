@@ -1,0 +1,28 @@
+"""Cluster targets: one file per target and an explicit registry.
+
+``get(name)`` returns the provider for a spec's ``target.type``; an unknown
+name is an error that lists the valid ones.
+"""
+
+from __future__ import annotations
+
+from providers.aks import AksProvider
+from providers.base import Capabilities, NodePlacement, Provider
+from providers.eks import EksProvider
+from providers.existing import ExistingProvider
+from providers.gke import GkeProvider
+from providers.kind import KindProvider
+
+REGISTRY: dict[str, Provider] = {
+    p.name: p for p in (KindProvider(), ExistingProvider(), EksProvider(), GkeProvider(), AksProvider())
+}
+
+
+def get(name: str) -> Provider:
+    try:
+        return REGISTRY[name]
+    except KeyError:
+        raise ValueError(f"{name!r} is not a valid target among [{', '.join(REGISTRY)}]") from None
+
+
+__all__ = ["Capabilities", "NodePlacement", "Provider", "REGISTRY", "get"]

@@ -1,0 +1,34 @@
+"""Azure AKS. GPU nodes show the label ``accelerator=nvidia`` (not per GPU
+model) and the docs' convention taints them ``sku=gpu:NoSchedule``
+(azure-aks-docs ``use-nvidia-gpu.md``). To tell GPU models apart, set
+``target.gpu_nodes`` (e.g. a node-pool label)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from providers.base import Capabilities, NodePlacement, placement_from_gpu_nodes
+from stackdef.spec.models import GpuNodes, Toleration
+
+DEFAULT_GPU_NODES = GpuNodes(
+    label_key=None,
+    labels={"accelerator": "nvidia"},
+    tolerations=[
+        Toleration(key="sku", operator="Equal", value="gpu"),
+        Toleration(key="nvidia.com/gpu"),
+    ],
+)
+
+
+class AksProvider:
+    name = "aks"
+    capabilities = Capabilities(
+        gpus=True,
+        create_cluster=False,
+        rwx_storage=True,
+        scale_to_zero=True,
+        notes=("cluster creation comes in a later release; plan and render work today",),
+    )
+
+    def gpu_placement(self, target: Any, gpu: str) -> NodePlacement:
+        return placement_from_gpu_nodes(target.gpu_nodes or DEFAULT_GPU_NODES, gpu, {})

@@ -1,0 +1,29 @@
+"""Amazon EKS. GPU nodes are found by Karpenter's well-known label
+``karpenter.k8s.aws/instance-gpu-name`` (aws/karpenter-provider-aws
+``pkg/apis/v1/labels.go``); EKS adds no GPU taint by itself, so the
+``nvidia.com/gpu`` toleration is harmless where node groups are untainted and
+needed where the docs' recipe taints them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from providers.base import Capabilities, NodePlacement, placement_from_gpu_nodes
+from stackdef.catalog.gpus import GPU_TYPES
+from stackdef.spec.models import GpuNodes
+
+DEFAULT_GPU_NODES = GpuNodes(label_key="karpenter.k8s.aws/instance-gpu-name")
+
+
+class EksProvider:
+    name = "eks"
+    capabilities = Capabilities(
+        gpus=True,
+        create_cluster=False,
+        rwx_storage=True,
+        scale_to_zero=True,
+        notes=("cluster creation comes in a later release; plan and render work today",),
+    )
+
+    def gpu_placement(self, target: Any, gpu: str) -> NodePlacement:
+        return placement_from_gpu_nodes(target.gpu_nodes or DEFAULT_GPU_NODES, gpu, {n: g.eks for n, g in GPU_TYPES.items()})

@@ -1,0 +1,1 @@
+"""Static catalogs (GPU types today; models and prices build on them)."""

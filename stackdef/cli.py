@@ -1,0 +1,189 @@
+"""The ``stackdef`` command line (Typer + rich, imports kept lazy for speed).
+
+Exit codes: 0 ok; 1 invalid spec (one ``SOURCE: field.path: problem (fix)``
+line per problem on stderr); 2 usage error; 3 internal error (a bug: reported
+in one line, never a traceback). Nothing is written when a command fails.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+import typer
+
+app = typer.Typer(
+    name="stackdef",
+    help="Declarative infrastructure-as-code for the ML serving layer. "
+    "SPEC is path/spec.yaml|.json, path/file.py[:attr], package.module:attr or blueprints/<name>.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+class PlanFormat(str, Enum):
+    table = "table"
+    json = "json"
+    markdown = "markdown"
+
+
+class ValidateFormat(str, Enum):
+    text = "text"
+    json = "json"
+
+
+def _err(line: str) -> None:
+    sys.stderr.write(line + "\n")
+
+
+def _run(fn: Callable[[], int | None]) -> None:
+    """Run a command body, mapping stackdef errors to exit codes without tracebacks."""
+    from stackdef.errors import SpecError, UsageError
+
+    try:
+        code = fn() or 0
+    except SpecError as exc:
+        for line in exc.lines():
+            _err(line)
+        raise typer.Exit(1) from None
+    except UsageError as exc:
+        _err(f"stackdef: {exc}")
+        raise typer.Exit(2) from None
+    except typer.Exit:
+        raise
+    except KeyboardInterrupt:
+        _err("stackdef: interrupted")
+        raise typer.Exit(130) from None
+    except Exception as exc:  # a bug in stackdef: one line, never a traceback
+        _err(f"stackdef: internal error: {type(exc).__name__}: {exc} (please report this with the spec that caused it)")
+        raise typer.Exit(3) from None
+    raise typer.Exit(code)
+
+
+def _warn_lines(source: str, warnings: Any) -> None:
+    for w in warnings:
+        _err("warning: " + w.format(source))
+
+
+@app.command()
+def validate(
+    spec: str = typer.Argument(..., help="The stack spec."),
+    format: ValidateFormat = typer.Option(ValidateFormat.text, "--format", "-f", help="text or json."),
+) -> None:
+    """Check a spec completely (types, references, names, rules) without deploying anything."""
+
+    def body() -> int:
+        from stackdef.errors import SpecError
+        from stackdef.loader import load
+
+        if format is ValidateFormat.json:
+            try:
+                loaded = load(spec)
+            except SpecError as exc:
+                doc = {"valid": False, "source": exc.source, "errors": [i.to_dict() for i in exc.issues], "warnings": []}
+                print(json.dumps(doc, indent=2))
+                return 1
+            doc = {"valid": True, "source": loaded.source, "errors": [], "warnings": [w.to_dict() for w in loaded.warnings]}
+            print(json.dumps(doc, indent=2))
+            return 0
+        loaded = load(spec)
+        _warn_lines(loaded.source, loaded.warnings)
+        n = len(loaded.stack.services)
+        print(f"{loaded.source}: valid (stack {loaded.stack.name!r}, {n} service{'s' if n != 1 else ''}, target {loaded.stack.target.type})")
+        return 0
+
+    _run(body)
+
+
+@app.command()
+def plan(
+    spec: str = typer.Argument(..., help="The stack spec."),
+    format: PlanFormat = typer.Option(PlanFormat.table, "--format", "-f", help="table, json or markdown."),
+) -> None:
+    """Show what the stack will create: services, replicas, GPUs, every resource. Offline."""
+
+    def body() -> int:
+        from stackdef.pipeline import build
+
+        built = build(spec)
+        if format is PlanFormat.json:
+            print(json.dumps(built.plan, indent=2))
+        elif format is PlanFormat.markdown:
+            from stackdef.plan import plan_markdown
+
+            sys.stdout.write(plan_markdown(built.plan))
+        else:
+            from rich.console import Console
+
+            from stackdef.plan import print_plan_table
+
+            print_plan_table(built.plan, Console(width=160, soft_wrap=False))
+        return 0
+
+    _run(body)
+
+
+@app.command()
+def render(
+    spec: str = typer.Argument(..., help="The stack spec."),
+    out: Path = typer.Option(..., "--out", "-o", help="Output folder (created or replaced; never a folder with other files)."),
+) -> None:
+    """Write every manifest (one YAML file per component, kubectl-applicable) and operator values files."""
+
+    def body() -> int:
+        from stackdef.pipeline import build
+        from stackdef.render import render_files, write_tree
+
+        built = build(spec)
+        files = render_files(built.compiled, built.plan)
+        write_tree(files, out)
+        _warn_lines(built.loaded.source, built.loaded.warnings)
+        print(f"wrote {len(files)} files to {out}/ (apply order in {out}/README.md)")
+        return 0
+
+    _run(body)
+
+
+@app.command()
+def schema(
+    out: Path | None = typer.Option(None, "--out", "-o", help="Write to this file instead of stdout."),
+) -> None:
+    """Print the JSON Schema of the stack spec (for editors and CI)."""
+
+    def body() -> int:
+        from stackdef.spec.models import Stack
+
+        text = json.dumps(Stack.model_json_schema(by_alias=True), indent=2, sort_keys=True) + "\n"
+        if out is None:
+            sys.stdout.write(text)
+        else:
+            try:
+                tmp = out.with_name(out.name + ".tmp")
+                tmp.write_text(text, encoding="utf-8")
+                tmp.replace(out)
+            except OSError as exc:
+                from stackdef.errors import UsageError
+
+                raise UsageError(f"{out}: cannot write: {exc.strerror}") from None
+        return 0
+
+    _run(body)
+
+
+def main() -> None:
+    try:
+        app()
+    except SystemExit:
+        raise
+    except Exception as exc:  # click/typer internals: still never a traceback
+        _err(f"stackdef: internal error: {type(exc).__name__}: {exc}")
+        sys.exit(3)
+
+
+if __name__ == "__main__":
+    main()

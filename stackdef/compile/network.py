@@ -1,0 +1,119 @@
+"""Services, NetworkPolicies, the Namespace and PersistentVolumeClaims.
+
+NetworkPolicies start from a namespace-wide default deny of ingress and then
+admit only what each component needs: clients in the stack's namespace (and
+namespaces the spec names) on the HTTP port; the Ray cluster's own pods to each
+other (Ray uses many dynamic ports); the KubeRay operator to the head's
+dashboard; the monitoring namespace to metrics ports when one is set.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from stackdef.compile.common import metadata
+from stackdef.naming import k8s_name
+from stackdef.resolve import ResolvedService, ResolvedStack
+from stackdef.spec.models import LLMService
+
+HTTP_PORT = 8000
+
+
+def namespace(rst: ResolvedStack) -> dict[str, Any]:
+    labels = {
+        **rst.labels,
+        # Baseline is enforced (Ray and vLLM pods meet restricted, but KubeRay
+        # injects containers stackdef does not control); restricted is audited.
+        "pod-security.kubernetes.io/enforce": "baseline",
+        "pod-security.kubernetes.io/audit": "restricted",
+        "pod-security.kubernetes.io/warn": "restricted",
+    }
+    return {"apiVersion": "v1", "kind": "Namespace", "metadata": metadata(rst.namespace, None, labels)}
+
+
+def default_deny(rst: ResolvedStack) -> dict[str, Any]:
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": metadata(k8s_name("NetworkPolicy", "default-deny-ingress"), rst.namespace, rst.labels),
+        "spec": {"podSelector": {}, "policyTypes": ["Ingress"]},
+    }
+
+
+def _ns_peer(name: str) -> dict[str, Any]:
+    return {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": name}}}
+
+
+def _tcp(*ports: int) -> list[dict[str, Any]]:
+    return [{"protocol": "TCP", "port": p} for p in ports]
+
+
+def network_policy(rst: ResolvedStack, rs: ResolvedService) -> dict[str, Any]:
+    net = rst.stack.network
+    clients = [{"podSelector": {}}] + [_ns_peer(ns) for ns in net.allow_from_namespaces]
+    rules: list[dict[str, Any]] = [{"from": clients, "ports": _tcp(HTTP_PORT)}]
+    if rs.mode in ("llm-ray", "model-ray"):
+        selector = {"matchLabels": dict(sorted(rs.selector.items()))}
+        rules.append({"from": [{"podSelector": selector}]})
+        rules.append({"from": [_ns_peer(net.operator_namespace)], "ports": _tcp(8265, 52365, HTTP_PORT)})
+        metrics = _tcp(8080)
+    else:
+        metrics = _tcp(HTTP_PORT)
+    if net.monitoring_namespace:
+        rules.append({"from": [_ns_peer(net.monitoring_namespace)], "ports": metrics})
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": metadata(rs.names["network_policy"], rst.namespace, rs.labels),
+        "spec": {
+            "podSelector": {"matchLabels": dict(sorted(rs.selector.items()))},
+            "policyTypes": ["Ingress"],
+            "ingress": rules,
+        },
+    }
+
+
+def http_service(rst: ResolvedStack, rs: ResolvedService) -> dict[str, Any]:
+    """The stable in-cluster endpoint (OpenAI API for LLMs).
+
+    For RayServices it selects this service's pods whose Serve proxy KubeRay
+    marked healthy (``ray.io/serve=true``), across cluster upgrades.
+    """
+    selector = dict(rs.selector)
+    if rs.mode != "llm-cpu":
+        selector["ray.io/serve"] = "true"
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": metadata(rs.names["service"], rst.namespace, rs.labels),
+        "spec": {
+            "type": "ClusterIP",
+            "selector": dict(sorted(selector.items())),
+            "ports": [{"name": "http", "port": HTTP_PORT, "targetPort": HTTP_PORT, "protocol": "TCP"}],
+        },
+    }
+
+
+def model_cache_pvc(rst: ResolvedStack, rs: ResolvedService) -> dict[str, Any] | None:
+    svc = rs.spec
+    if not isinstance(svc, LLMService) or svc.model_cache is None:
+        return None
+    cache = svc.model_cache
+    # kind's local-path provisioner only offers ReadWriteOnce (one replica there).
+    mode = "ReadWriteOnce" if rs.mode == "llm-cpu" else cache.access_mode
+    spec: dict[str, Any] = {"accessModes": [mode], "resources": {"requests": {"storage": cache.size}}}
+    if cache.storage_class:
+        spec["storageClassName"] = cache.storage_class
+    return {
+        "apiVersion": "v1",
+        "kind": "PersistentVolumeClaim",
+        "metadata": metadata(
+            rs.names["model_cache"],
+            rst.namespace,
+            rs.labels,
+            # Stateful: the deploy edge protects it; `kubectl delete -f` users
+            # see the intent here.
+            {"stackdef.dev/protect": "true"},
+        ),
+        "spec": spec,
+    }

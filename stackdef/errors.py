@@ -1,0 +1,64 @@
+"""Errors that reach the user: one line per problem, never a traceback.
+
+Every problem is an :class:`Issue` — a field path, what is wrong, how to fix it —
+printed as ``SOURCE: field.path: problem (fix)``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, order=True)
+class Issue:
+    """One problem (or warning) at one field of a spec."""
+
+    path: str
+    problem: str
+    fix: str = ""
+
+    def format(self, source: str) -> str:
+        where = f"{self.path}: " if self.path else ""
+        fix = f" ({self.fix})" if self.fix else ""
+        return f"{source}: {where}{self.problem}{fix}"
+
+    def to_dict(self) -> dict[str, str]:
+        return {"path": self.path, "problem": self.problem, "fix": self.fix}
+
+
+class StackdefError(Exception):
+    """Base class of every error stackdef reports to a user."""
+
+
+class UsageError(StackdefError):
+    """The command was called wrongly (bad SPEC form, unwritable output...): exit 2."""
+
+
+class SpecError(StackdefError):
+    """The spec is invalid: exit 1, one line per issue."""
+
+    def __init__(self, source: str, issues: list[Issue]):
+        self.source = source
+        self.issues = sorted(set(issues), key=lambda i: (i.path, i.problem))
+        super().__init__("\n".join(self.lines()))
+
+    def lines(self) -> list[str]:
+        return [i.format(self.source) for i in self.issues]
+
+
+def split_fix(text: str) -> tuple[str, str]:
+    """Split ``'problem (fix)'`` into its two parts; the fix is the last parenthesis."""
+    text = text.strip()
+    if text.endswith(")") and " (" in text:
+        depth = 0
+        for i in range(len(text) - 1, -1, -1):
+            ch = text[i]
+            if ch == ")":
+                depth += 1
+            elif ch == "(":
+                depth -= 1
+                if depth == 0:
+                    if i > 0 and text[i - 1] == " ":
+                        return text[: i - 1].rstrip(), text[i + 1 : -1]
+                    break
+    return text, ""

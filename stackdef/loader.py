@@ -1,0 +1,344 @@
+"""Load a stack from any SPEC form and validate it completely.
+
+SPEC forms (the same for every command):
+
+- ``path/spec.yaml``, ``path/spec.yml``, ``path/spec.json`` — a data file;
+- ``path/file.py`` or ``path/file.py:attr`` — a Python file exposing a
+  :class:`~stackdef.spec.Stack` (or a dict) as ``attr`` (default ``stack``);
+- ``package.module:attr`` — the same from an importable module;
+- ``blueprints/<name>`` — a folder holding ``stack.py`` or ``stack.yaml``.
+
+This is the only stage that does I/O before compile: it reads the spec and the
+local application code a model service ships (``code.source: local``), so that
+resolve and compile stay pure.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+import importlib.util
+import json
+import re
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from stackdef.errors import Issue, SpecError, UsageError, split_fix
+from stackdef.spec.models import LocalCode, ModelService, Stack
+from stackdef.spec.rules import check_stack, stack_warnings
+
+#: Largest local application directory shipped as a ConfigMap (the API server
+#: caps an object at 1 MiB; stay well below).
+MAX_LOCAL_CODE_BYTES = 512 * 1024
+_CODE_SUFFIXES = {".py", ".txt", ".json", ".yaml", ".yml", ".toml", ".cfg", ".csv"}
+
+
+@dataclass(frozen=True)
+class LoadedStack:
+    """A validated stack plus what was read from disk for it."""
+
+    stack: Stack
+    source: str
+    warnings: tuple[Issue, ...] = ()
+    #: service name -> ((relative path, text), ...) for ``code.source: local``.
+    code: dict[str, tuple[tuple[str, str], ...]] = field(default_factory=dict)
+
+
+# --------------------------------------------------------------------------- #
+# pydantic errors -> Issues
+# --------------------------------------------------------------------------- #
+
+_TAGS = {
+    "services": {"llm", "model"},
+    "target": {"kind", "existing", "eks", "gke", "aks"},
+    "code": {"image", "local", "remote"},
+}
+
+
+def _field_names() -> set[str]:
+    names: set[str] = set()
+
+    def walk(model: Any) -> None:
+        for name, info in model.model_fields.items():
+            names.add(info.alias or name)
+            for sub in _submodels(info.annotation):
+                if sub not in seen:
+                    seen.add(sub)
+                    walk(sub)
+
+    seen: set[Any] = set()
+    walk(Stack)
+    return names
+
+
+def _submodels(annotation: Any) -> list[Any]:
+    from typing import get_args
+
+    from pydantic import BaseModel
+
+    out = []
+    stack = [annotation]
+    while stack:
+        a = stack.pop()
+        if isinstance(a, type) and issubclass(a, BaseModel):
+            out.append(a)
+        stack.extend(get_args(a))
+    return out
+
+
+def _path(loc: tuple[Any, ...]) -> str:
+    parts: list[str] = []
+    prev: Any = None
+    container: str | None = None
+    for item in loc:
+        if isinstance(item, int):
+            parts.append(f"[{item}]")
+        elif isinstance(item, str) and container in _TAGS and item in _TAGS[container] and (
+            isinstance(prev, int) or prev == container
+        ):
+            pass  # discriminator tag pydantic inserts into the location
+        else:
+            parts.append(("." if parts else "") + item)
+            container = item
+        prev = item
+    return "".join(parts)
+
+
+def issues_from_validation_error(err: ValidationError) -> list[Issue]:
+    issues = []
+    for e in err.errors(include_url=False):
+        path = _path(tuple(e["loc"]))
+        kind = e["type"]
+        msg = e["msg"]
+        if kind == "value_error":
+            problem, fix = split_fix(msg.removeprefix("Value error, "))
+        elif kind == "extra_forbidden":
+            name = str(e["loc"][-1])
+            close = difflib.get_close_matches(name, sorted(_field_names()), n=1)
+            problem = f"unknown field {name!r}"
+            fix = f"did you mean {close[0]!r}?" if close else "remove it; `stackdef schema` lists the fields"
+        elif kind == "missing":
+            problem, fix = "required field is missing", "add it"
+        else:
+            got = e.get("input")
+            shown = repr(got) if isinstance(got, (str, int, float, bool)) and len(repr(got)) <= 60 else None
+            problem = msg[0].lower() + msg[1:] if msg else kind
+            if shown is not None:
+                problem = f"{problem}, got {shown}"
+            fix = "see `stackdef schema` for the allowed values"
+        issues.append(Issue(path, problem, fix))
+    return issues
+
+
+# --------------------------------------------------------------------------- #
+# Reading SPEC forms
+# --------------------------------------------------------------------------- #
+
+
+def _yaml_loader() -> type:
+    import yaml
+
+    class StrictLoader(yaml.SafeLoader):
+        """SafeLoader that rejects duplicate keys instead of keeping the last."""
+
+    def construct_mapping(loader: Any, node: Any, deep: bool = False) -> dict[Any, Any]:
+        loader.flatten_mapping(node)
+        out: dict[Any, Any] = {}
+        for key_node, value_node in node.value:
+            key = loader.construct_object(key_node, deep=deep)
+            if key in out:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {key!r}", key_node.start_mark
+                )
+            out[key] = loader.construct_object(value_node, deep=deep)
+        return out
+
+    StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, construct_mapping)
+    return StrictLoader
+
+
+def _read_data_file(path: Path, source: str) -> Any:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"{source}: cannot read: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise SpecError(source, [Issue("", "file is not UTF-8 text", "save it as UTF-8")]) from None
+    if path.suffix == ".json":
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise SpecError(
+                f"{source}:{exc.lineno}:{exc.colno}", [Issue("", f"invalid JSON: {exc.msg}", "fix the syntax")]
+            ) from None
+    import yaml
+
+    try:
+        return yaml.load(text, Loader=_yaml_loader())  # noqa: S506 - SafeLoader subclass
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f"{source}:{mark.line + 1}:{mark.column + 1}" if mark else source
+        problem = exc.problem or exc.context or "invalid YAML"
+        raise SpecError(where, [Issue("", f"invalid YAML: {problem}", "fix the syntax")]) from None
+    except yaml.YAMLError as exc:
+        raise SpecError(source, [Issue("", f"invalid YAML: {exc}", "fix the syntax")]) from None
+
+
+def _import_file(path: Path, source: str) -> Any:
+    name = "stackdef_spec_" + re.sub(r"\W", "_", str(path.resolve()))
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise UsageError(f"{source}: cannot import this file")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except ValidationError:
+        raise
+    except SpecError:
+        raise
+    except Exception as exc:  # user code: report, never a traceback
+        del sys.modules[name]
+        line = _user_line(exc, path)
+        raise SpecError(
+            f"{source}{line}", [Issue("", f"importing the file failed: {type(exc).__name__}: {exc}", "fix the Python error")]
+        ) from None
+    return module
+
+
+def _user_line(exc: BaseException, path: Path) -> str:
+    tb = exc.__traceback__
+    line = ""
+    while tb is not None:
+        if Path(tb.tb_frame.f_code.co_filename).resolve() == path.resolve():
+            line = f":{tb.tb_lineno}"
+        tb = tb.tb_next
+    if isinstance(exc, SyntaxError) and exc.lineno:
+        line = f":{exc.lineno}"
+    return line
+
+
+def _import_module(modname: str, source: str) -> Any:
+    try:
+        return importlib.import_module(modname)
+    except ModuleNotFoundError as exc:
+        if exc.name and modname.startswith(exc.name):
+            raise UsageError(
+                f"{source}: no module named {exc.name!r} (use path/file.py[:attr], path/spec.yaml, "
+                "package.module:attr or blueprints/<name>)"
+            ) from None
+        raise SpecError(source, [Issue("", f"importing the module failed: {exc}", "fix the import")]) from None
+    except ValidationError:
+        raise
+    except Exception as exc:
+        raise SpecError(
+            source, [Issue("", f"importing the module failed: {type(exc).__name__}: {exc}", "fix the Python error")]
+        ) from None
+
+
+def _raw_spec(spec: str) -> tuple[Any, str, Path]:
+    """(object found, source label, base directory) for a SPEC string."""
+    path_part, _, attr = spec.partition(":") if re.match(r"^[^:]+\.py:\w+$", spec) else (spec, "", "")
+    p = Path(path_part)
+    if p.is_dir():
+        for candidate in ("stack.py", "stack.yaml", "stack.yml", "stack.json"):
+            if (p / candidate).is_file():
+                return _raw_spec(str(p / candidate))
+        raise UsageError(f"{spec}: folder has no stack.py or stack.yaml (a blueprint folder needs one)")
+    if p.suffix in (".yaml", ".yml", ".json"):
+        if not p.is_file():
+            raise UsageError(f"{spec}: no such file")
+        return _read_data_file(p, spec), spec, p.parent
+    if p.suffix == ".py":
+        if not p.is_file():
+            raise UsageError(f"{spec}: no such file")
+        module = _import_file(p, path_part)
+        return _attr(module, attr or "stack", spec), spec, p.parent
+    m = re.fullmatch(r"([A-Za-z_][\w]*(?:\.[A-Za-z_]\w*)*):([A-Za-z_]\w*)", spec)
+    if m:
+        module = _import_module(m.group(1), spec)
+        base = Path(getattr(module, "__file__", ".") or ".").parent
+        return _attr(module, m.group(2), spec), spec, base
+    raise UsageError(
+        f"{spec}: not a spec file, Python file, module:attr or blueprint folder "
+        "(use path/spec.yaml, path/file.py[:attr], package.module:attr or blueprints/<name>)"
+    )
+
+
+def _attr(module: Any, attr: str, source: str) -> Any:
+    if not hasattr(module, attr):
+        public = sorted(n for n in vars(module) if not n.startswith("_"))
+        raise UsageError(f"{source}: has no attribute {attr!r} (expose the stack as `{attr}`; found: {', '.join(public[:8])})")
+    return getattr(module, attr)
+
+
+def _read_local_code(stack: Stack, base: Path, source: str) -> dict[str, tuple[tuple[str, str], ...]]:
+    code: dict[str, tuple[tuple[str, str], ...]] = {}
+    issues = []
+    for i, svc in enumerate(stack.services):
+        if not (isinstance(svc, ModelService) and isinstance(svc.code, LocalCode)):
+            continue
+        path = f"services[{i}].code.path"
+        root = (base / svc.code.path).resolve()
+        if not root.is_dir():
+            issues.append(Issue(path, f"{svc.code.path!r} is not a directory (relative to {base})", "point it at the app folder"))
+            continue
+        files = []
+        total = 0
+        for f in sorted(root.rglob("*")):
+            rel = f.relative_to(root)
+            if not f.is_file() or f.suffix not in _CODE_SUFFIXES or any(
+                part.startswith(".") or part == "__pycache__" for part in rel.parts
+            ):
+                continue
+            try:
+                text = f.read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError):
+                issues.append(Issue(path, f"{rel} is not readable UTF-8 text", "remove it or ship code in an image"))
+                continue
+            total += len(text.encode())
+            files.append((rel.as_posix(), text))
+        if total > MAX_LOCAL_CODE_BYTES:
+            issues.append(
+                Issue(path, f"{total} bytes of code exceed {MAX_LOCAL_CODE_BYTES}", "bake the code into an image, or use code.source: remote")
+            )
+        elif not files:
+            issues.append(Issue(path, f"{svc.code.path!r} holds no source files", f"add files ending in {sorted(_CODE_SUFFIXES)}"))
+        code[svc.name] = tuple(files)
+    if issues:
+        raise SpecError(source, issues)
+    return code
+
+
+def validate_stack(data: Any, source: str = "<stack>") -> Stack:
+    """Build a Stack from a dict (or check a Stack) and apply every rule."""
+    if isinstance(data, Stack):
+        stack = data
+    elif isinstance(data, dict):
+        try:
+            stack = Stack.model_validate(data)
+        except ValidationError as err:
+            raise SpecError(source, issues_from_validation_error(err)) from None
+    else:
+        raise SpecError(
+            source, [Issue("", f"the spec is a {type(data).__name__}, not a mapping", "write the stack as a mapping with apiVersion, name, target, services")]
+        )
+    issues = check_stack(stack)
+    if issues:
+        raise SpecError(source, issues)
+    return stack
+
+
+def load(spec: str) -> LoadedStack:
+    """Load and fully validate the stack named by a SPEC string."""
+    try:
+        raw, source, base = _raw_spec(spec)
+    except ValidationError as err:  # a Python spec built an invalid model
+        raise SpecError(spec, issues_from_validation_error(err)) from None
+    stack = validate_stack(raw, source)
+    code = _read_local_code(stack, base, source)
+    return LoadedStack(stack=stack, source=source, warnings=tuple(stack_warnings(stack)), code=code)
