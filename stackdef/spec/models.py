@@ -347,7 +347,7 @@ class CpuProfile(_Base):
     kv_cache_gib: int = Field(1, ge=1, description="VLLM_CPU_KVCACHE_SPACE in GiB (must fit in memory).")
 
 
-_SOURCE = re.compile(r"^(?:(s3|gs)://[a-z0-9][-a-z0-9.]*[a-z0-9](/[^\s]*)?|pvc://[a-z0-9]([-a-z0-9]*[a-z0-9])?(/[^\s]*)?|[A-Za-z0-9][-\w.]*/[-\w.]+)$")
+_SOURCE = re.compile(r"^(?:(s3|gs)://[a-z0-9][-a-z0-9._]{1,61}[a-z0-9](/[^\s]*)?|pvc://[a-z0-9]([-a-z0-9]*[a-z0-9])?(/[^\s]*)?|[A-Za-z0-9][-\w.]*/[-\w.]+)$")
 
 
 class LLMService(_Base):
