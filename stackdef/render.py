@@ -29,6 +29,7 @@ def render_files(compiled: CompiledStack, plan: dict) -> dict[str, str]:
     rst = compiled.resolved
     files: dict[str, str] = {}
     manifests: list[str] = []
+    bootstrap: list[str] = []  # namespaces and operator files, applied before the Helm charts
     charts = []
     n = 0
     for comp in compiled.components:
@@ -48,8 +49,10 @@ def render_files(compiled: CompiledStack, plan: dict) -> dict[str, str]:
             head = _HEADER.format(version=__version__, stack=rst.stack.name, component=comp.name)
             files[name] = head + dump_all(list(comp.objects))
             manifests.append(name)
+            if comp.kind in ("namespace", "operator"):
+                bootstrap.append(name)
     files["README.md"] = render_template(
-        "render-readme.md.j2", plan=plan, files=manifests, charts=charts, secrets=plan["secrets"], version=__version__
+        "render-readme.md.j2", plan=plan, files=manifests, bootstrap=bootstrap, charts=charts, secrets=plan["secrets"], version=__version__
     )
     files[MARKER] = f"stackdef {__version__}\nstack {rst.stack.name}\n"
     return dict(sorted(files.items()))

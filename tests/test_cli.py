@@ -142,18 +142,19 @@ def test_render_writes_one_file_per_component(tmp_path: Path) -> None:
     assert names == [
         ".stackdef-render",
         "00-namespace.yaml",
-        "10-chat.yaml",
-        "20-sentiment.yaml",
+        "10-kuberay-operator.yaml",
+        "20-chat.yaml",
+        "30-sentiment.yaml",
         "README.md",
         "operators/kuberay-operator.values.yaml",
     ]
-    docs = list(yaml.safe_load_all((out / "20-sentiment.yaml").read_text()))
+    docs = list(yaml.safe_load_all((out / "30-sentiment.yaml").read_text()))
     assert [d["kind"] for d in docs] == ["ConfigMap", "RayService", "Service", "NetworkPolicy"]
     values = (out / "operators/kuberay-operator.values.yaml").read_text()
     assert "helm upgrade --install kuberay-operator kuberay-operator" in values and "--version 1.7.0" in values
     # Rendering again replaces the folder (it carries stackdef's marker).
     assert run("render", BLUEPRINTS["reference-eks"], "-o", str(out)).returncode == 0
-    assert "rayproject/ray-llm" in (out / "10-chat.yaml").read_text()
+    assert "rayproject/ray-llm" in (out / "20-chat.yaml").read_text()
 
 
 def test_render_failure_writes_nothing(tmp_path: Path) -> None:

@@ -87,7 +87,15 @@ def compile_stack(rst: ResolvedStack) -> CompiledStack:
         Component("namespace", "namespace", (network.namespace(rst), network.default_deny(rst)))
     ]
     if rst.needs_kuberay:
-        comps.append(Component("kuberay-operator", "operator", charts=(kuberay_chart(rst),)))
+        chart = kuberay_chart(rst)
+        comps.append(
+            Component(
+                "kuberay-operator",
+                "operator",
+                (network.operator_namespace(rst, chart.namespace),),
+                charts=(chart,),
+            )
+        )
     for rs in rst.services:
         objs: list[dict[str, Any]] = []
         pvc = network.model_cache_pvc(rst, rs)

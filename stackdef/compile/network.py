@@ -31,6 +31,15 @@ def namespace(rst: ResolvedStack) -> dict[str, Any]:
     return {"apiVersion": "v1", "kind": "Namespace", "metadata": metadata(rst.namespace, None, labels)}
 
 
+def operator_namespace(rst: ResolvedStack, name: str) -> dict[str, Any]:
+    """The operator's namespace (Helm's --create-namespace would make it unlabelled)."""
+    labels = {
+        "app.kubernetes.io/managed-by": "stackdef",
+        "pod-security.kubernetes.io/enforce": "restricted",
+    }
+    return {"apiVersion": "v1", "kind": "Namespace", "metadata": metadata(name, None, labels)}
+
+
 def default_deny(rst: ResolvedStack) -> dict[str, Any]:
     return {
         "apiVersion": "networking.k8s.io/v1",
