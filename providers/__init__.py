@@ -1,13 +1,15 @@
 """Cluster targets: one file per target and an explicit registry.
 
 ``get(name)`` returns the provider for a spec's ``target.type``; an unknown
-name is an error that lists the valid ones.
+name is an error that lists the valid ones. Providers never import Pulumi:
+they return data (placement, capabilities, a :class:`ClusterConnection`) and
+the deploy edge turns it into a Kubernetes provider.
 """
 
 from __future__ import annotations
 
 from providers.aks import AksProvider
-from providers.base import Capabilities, NodePlacement, Provider
+from providers.base import Capabilities, ClusterConnection, NodePlacement, Provider
 from providers.eks import EksProvider
 from providers.existing import ExistingProvider
 from providers.gke import GkeProvider
@@ -25,4 +27,4 @@ def get(name: str) -> Provider:
         raise ValueError(f"{name!r} is not a valid target among [{', '.join(REGISTRY)}]") from None
 
 
-__all__ = ["Capabilities", "NodePlacement", "Provider", "REGISTRY", "get"]
+__all__ = ["Capabilities", "ClusterConnection", "NodePlacement", "Provider", "REGISTRY", "get"]

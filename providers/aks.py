@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from providers.base import Capabilities, NodePlacement, placement_from_gpu_nodes
+from providers.base import NodePlacement, placement_from_gpu_nodes
+from providers.cloud import CloudProvider, cloud_capabilities
 from stackdef.spec.models import GpuNodes, Toleration
 
 DEFAULT_GPU_NODES = GpuNodes(
@@ -20,15 +21,9 @@ DEFAULT_GPU_NODES = GpuNodes(
 )
 
 
-class AksProvider:
+class AksProvider(CloudProvider):
     name = "aks"
-    capabilities = Capabilities(
-        gpus=True,
-        create_cluster=False,
-        rwx_storage=True,
-        scale_to_zero=True,
-        notes=("cluster creation comes in a later release; plan and render work today",),
-    )
+    capabilities = cloud_capabilities("aks")
 
     def gpu_placement(self, target: Any, gpu: str) -> NodePlacement:
         return placement_from_gpu_nodes(target.gpu_nodes or DEFAULT_GPU_NODES, gpu, {})

@@ -14,16 +14,32 @@ from typing import Any, Protocol
 
 @dataclass(frozen=True)
 class Capabilities:
-    """What a target can do; each False is a feature it declares unsupported."""
+    """What a target can do; each False is a feature it declares unsupported.
+
+    ``deploy`` False means `up` / `preview` / `destroy` refuse the target
+    (with ``deploy_blocker`` as the reason) before touching anything.
+    """
 
     gpus: bool
     create_cluster: bool
     rwx_storage: bool
     scale_to_zero: bool
+    deploy: bool = True
+    deploy_blocker: str = ""
     notes: tuple[str, ...] = field(default_factory=tuple)
 
     def unsupported(self) -> list[str]:
-        return [name for name in ("gpus", "create_cluster", "rwx_storage", "scale_to_zero") if not getattr(self, name)]
+        names = ("gpus", "create_cluster", "rwx_storage", "scale_to_zero", "deploy")
+        return [name for name in names if not getattr(self, name)]
+
+
+@dataclass(frozen=True)
+class ClusterConnection:
+    """How the deploy edge reaches the cluster: kubeconfig (path or content) and context."""
+
+    kubeconfig: str | None = None
+    context: str | None = None
+    description: str = ""
 
 
 @dataclass(frozen=True)
@@ -39,6 +55,12 @@ class Provider(Protocol):
     capabilities: Capabilities
 
     def gpu_placement(self, target: Any, gpu: str) -> NodePlacement: ...
+
+    def preflight(self) -> None:
+        """Raise MissingToolError when a CLI the target needs is absent (before anything runs)."""
+
+    def connect(self, target: Any, *, create: bool) -> ClusterConnection:
+        """Connection to the target's cluster; with ``create``, make the cluster first if the target can."""
 
 
 def placement_from_gpu_nodes(gpu_nodes: Any, gpu: str, default_values: dict[str, str | None]) -> NodePlacement:

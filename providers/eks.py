@@ -8,22 +8,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from providers.base import Capabilities, NodePlacement, placement_from_gpu_nodes
+from providers.base import NodePlacement, placement_from_gpu_nodes
+from providers.cloud import CloudProvider, cloud_capabilities
 from stackdef.catalog.gpus import GPU_TYPES
 from stackdef.spec.models import GpuNodes
 
 DEFAULT_GPU_NODES = GpuNodes(label_key="karpenter.k8s.aws/instance-gpu-name")
 
 
-class EksProvider:
+class EksProvider(CloudProvider):
     name = "eks"
-    capabilities = Capabilities(
-        gpus=True,
-        create_cluster=False,
-        rwx_storage=True,
-        scale_to_zero=True,
-        notes=("cluster creation comes in a later release; plan and render work today",),
-    )
+    capabilities = cloud_capabilities("eks")
 
     def gpu_placement(self, target: Any, gpu: str) -> NodePlacement:
         return placement_from_gpu_nodes(target.gpu_nodes or DEFAULT_GPU_NODES, gpu, {n: g.eks for n, g in GPU_TYPES.items()})

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Any
 
-from providers.base import Capabilities, NodePlacement, placement_from_gpu_nodes
+from providers.base import Capabilities, ClusterConnection, NodePlacement, placement_from_gpu_nodes
 from stackdef.catalog.gpus import GPU_TYPES
+from stackdef.errors import UsageError
 
 
 class ExistingProvider:
@@ -20,3 +23,17 @@ class ExistingProvider:
 
     def gpu_placement(self, target: Any, gpu: str) -> NodePlacement:
         return placement_from_gpu_nodes(target.gpu_nodes, gpu, {n: g.gfd for n, g in GPU_TYPES.items()})
+
+    def preflight(self) -> None:
+        return None
+
+    def connect(self, target: Any, *, create: bool) -> ClusterConnection:
+        path = target.kubeconfig or os.environ.get("KUBECONFIG") or "~/.kube/config"
+        first = Path(os.path.expanduser(path.split(os.pathsep)[0]))
+        if not first.is_file():
+            raise UsageError(f"kubeconfig {str(first)!r} does not exist (set target.kubeconfig or KUBECONFIG)")
+        return ClusterConnection(
+            kubeconfig=first.read_text(encoding="utf-8"),
+            context=target.context,
+            description=f"existing cluster ({first}{', context ' + target.context if target.context else ''})",
+        )

@@ -175,6 +175,37 @@ def schema(
     _run(body)
 
 
+def _deploy(action: str, spec: str, stack: str, backend: str | None) -> None:
+    def body() -> int:
+        from stackdef.deploy.automation import run
+
+        return run(action, spec, stack, backend=backend)  # type: ignore[arg-type]
+
+    _run(body)
+
+
+_STACK = typer.Option(..., "--stack", "-s", help="Pulumi stack name, e.g. dev.")
+_BACKEND = typer.Option(None, "--backend", help="Pulumi state backend URL (default: $PULUMI_BACKEND_URL or a local file backend).")
+
+
+@app.command()
+def up(spec: str = typer.Argument(..., help="The stack spec."), stack: str = _STACK, backend: str | None = _BACKEND) -> None:
+    """Deploy the stack with Pulumi (creates the kind cluster for the kind target). Needs the pulumi CLI."""
+    _deploy("up", spec, stack, backend)
+
+
+@app.command()
+def preview(spec: str = typer.Argument(..., help="The stack spec."), stack: str = _STACK, backend: str | None = _BACKEND) -> None:
+    """Show what `up` would change, through Pulumi. Needs the pulumi CLI."""
+    _deploy("preview", spec, stack, backend)
+
+
+@app.command()
+def destroy(spec: str = typer.Argument(..., help="The stack spec."), stack: str = _STACK, backend: str | None = _BACKEND) -> None:
+    """Delete everything the stack created (protected volumes stay until unprotected). Needs the pulumi CLI."""
+    _deploy("destroy", spec, stack, backend)
+
+
 def main() -> None:
     try:
         app()

@@ -62,3 +62,25 @@ def split_fix(text: str) -> tuple[str, str]:
                         return text[: i - 1].rstrip(), text[i + 1 : -1]
                     break
     return text, ""
+
+
+class MissingToolError(UsageError):
+    """A command needs an external tool (pulumi, kind) that is not on PATH."""
+
+    def __init__(self, tool: str, needed_for: str, install: str):
+        self.tool = tool
+        super().__init__(f"{needed_for} needs the `{tool}` CLI, which is not on PATH (install it: {install})")
+
+
+class UnsupportedError(UsageError):
+    """The target declares that it cannot do what was asked."""
+
+
+def require_tool(tool: str, needed_for: str, install: str) -> str:
+    """Absolute path of ``tool`` on PATH, or MissingToolError naming it."""
+    import shutil
+
+    path = shutil.which(tool)
+    if path is None:
+        raise MissingToolError(tool, needed_for, install)
+    return path

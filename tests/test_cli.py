@@ -191,3 +191,23 @@ def test_plan_is_byte_identical_across_runs(fmt: str) -> None:
     a = run("plan", BLUEPRINTS["reference-eks"], "--format", fmt)
     b = run("plan", BLUEPRINTS["reference-eks"], "--format", fmt)
     assert a.returncode == 0 and a.stdout == b.stdout
+
+
+def test_offline_commands_import_neither_pulumi_nor_ray(tmp_path: Path) -> None:
+    script = (
+        "import sys\n"
+        "from stackdef.cli import app\n"
+        "for args in (['validate', sys.argv[1]], ['plan', sys.argv[1], '-f', 'json'], ['render', sys.argv[1], '-o', sys.argv[2]], ['schema']):\n"
+        "    try:\n"
+        "        app(args)\n"
+        "    except SystemExit as e:\n"
+        "        assert e.code == 0, (args, e.code)\n"
+        "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('pulumi', 'pulumi_kubernetes', 'ray', 'vllm'))\n"
+        "print('HEAVY', bad, file=sys.stderr)\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", script, BLUEPRINTS["reference-eks"], str(tmp_path / "out")],
+        cwd=REPO, capture_output=True, text=True, timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "HEAVY []" in proc.stderr
