@@ -1,0 +1,95 @@
+"""stackdef's generated vLLM arguments pass vLLM 0.22.0's own parser and
+``create_engine_config`` (with the model's config.json, on CPU).
+
+Covers the Ray Serve LLM path (``engine_kwargs`` of every compiled
+llm_config, with Ray 2.56's engine-argument rules) and the kind CPU path
+(the ``vllm serve`` flags of the vLLM Deployment).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from stackdef.compile import compile_stack
+from stackdef.compile.rayservice import serve_config_of
+from stackdef.loader import validate_stack
+from stackdef.pipeline import build
+from stackdef.resolve import resolve
+from tests.util import BLUEPRINTS, spec
+from tests.vllm_client import run_checker
+
+pytestmark = pytest.mark.vllm
+
+
+def _model_dir(source: str) -> str:
+    return source.rstrip("/").rsplit("/", 1)[-1]
+
+
+def _cases_from(objects: list[dict[str, Any]], prefix: str) -> list[dict[str, Any]]:
+    cases = []
+    for obj in objects:
+        if obj["kind"] == "RayService":
+            for app in serve_config_of(obj)["applications"]:
+                for i, llm in enumerate(app.get("args", {}).get("llm_configs", [])):
+                    source = llm["model_loading_config"]["model_source"]
+                    cases.append(
+                        {"id": f"{prefix}:{obj['metadata']['name']}:{i}", "model": _model_dir(source), "engine_kwargs": llm["engine_kwargs"]}
+                    )
+        if obj["kind"] == "Deployment":
+            (container,) = obj["spec"]["template"]["spec"]["containers"]
+            if container["command"] == ["vllm", "serve"]:
+                model, *flags = container["args"]
+                cases.append({"id": f"{prefix}:{obj['metadata']['name']}:cli", "model": _model_dir(model), "cli_args": flags})
+    return cases
+
+
+VARIANTS = {
+    # (tensor, pipeline, engine extras) on Qwen2.5-7B-Instruct (28 heads, 4 KV heads).
+    "tp2": (2, 1, {"max_model_len": 16384, "max_num_seqs": 32}),
+    "tp4-pp2": (4, 2, {"dtype": "bfloat16"}),
+    "prefix-cache": (1, 1, {"extra": {"enable_prefix_caching": True, "enable_chunked_prefill": True}}),
+    "fp16-short": (1, 1, {"dtype": "float16", "max_model_len": 2048, "gpu_memory_utilization": 0.8}),
+}
+
+
+def _variant_objects() -> list[tuple[str, list[dict[str, Any]]]]:
+    out = []
+    for name, (tp, pp, engine) in VARIANTS.items():
+        d = spec()
+        d["services"][0]["engine"] = {"tensor_parallel_size": tp, "pipeline_parallel_size": pp, **engine}
+        d["services"][0]["accelerator"]["gpus_per_replica"] = tp * pp
+        out.append((name, compile_stack(resolve(validate_stack(d))).objects()))
+    return out
+
+
+@pytest.fixture(scope="module")
+def checked() -> dict:
+    cases: list[dict[str, Any]] = []
+    for name, path in BLUEPRINTS.items():
+        cases += _cases_from(build(path).compiled.objects(), name)
+    for name, objects in _variant_objects():
+        cases += _cases_from(objects, name)
+    result = run_checker(cases)
+    result["cases"] = cases
+    return result
+
+
+def test_every_generated_engine_config_is_accepted_by_vllm(checked: dict) -> None:
+    ids = [c["id"] for c in checked["cases"]]
+    assert "reference-eks:chat:0" in ids and "reference-kind:chat:cli" in ids
+    assert len(ids) == 2 + len(VARIANTS)
+    bad = {r["id"]: (r["stage"], r["error"]) for r in checked["results"] if not r["ok"]}
+    assert bad == {}
+
+
+def test_vllm_resolves_what_stackdef_asked_for(checked: dict) -> None:
+    by_id = checked["by_id"]
+    eks = by_id["reference-eks:chat:0"]["resolved"]
+    assert (eks["max_model_len"], eks["tensor_parallel_size"], eks["dtype"]) == (8192, 1, "bfloat16")
+    assert eks["gpu_memory_utilization"] == 0.9
+    cpu = by_id["reference-kind:chat:cli"]["resolved"]
+    assert (cpu["max_model_len"], cpu["dtype"]) == (2048, "bfloat16")
+    tp = by_id["tp4-pp2:chat:0"]["resolved"]
+    assert (tp["tensor_parallel_size"], tp["pipeline_parallel_size"]) == (4, 2)
