@@ -18,7 +18,7 @@ from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from stackdef.catalog.gpus import GPU_NAMES, GPU_TYPES
+from stackdef.catalog.gpus import GPU_NAMES
 from stackdef.versions import API_VERSION, KIND_NODE_IMAGE
 
 # --------------------------------------------------------------------------- #
