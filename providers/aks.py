@@ -24,6 +24,7 @@ DEFAULT_GPU_NODES = GpuNodes(
 class AksProvider(CloudProvider):
     name = "aks"
     capabilities = cloud_capabilities("aks")
+    control_plane = ("AKS Free tier control plane", 0.0)
 
     def gpu_placement(self, target: Any, gpu: str) -> NodePlacement:
         return placement_from_gpu_nodes(target.gpu_nodes or DEFAULT_GPU_NODES, gpu, {})

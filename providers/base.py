@@ -56,6 +56,9 @@ class Provider(Protocol):
 
     def gpu_placement(self, target: Any, gpu: str) -> NodePlacement: ...
 
+    def fixed_costs(self, cpu_instance: Any) -> tuple[tuple[str, float], ...]:
+        """(label, USD/hour) the cluster costs whatever runs on it (control plane, system nodes)."""
+
     def preflight(self) -> None:
         """Raise MissingToolError when a CLI the target needs is absent (before anything runs)."""
 

@@ -24,8 +24,22 @@ def cloud_capabilities(name: str) -> Capabilities:
 
 
 class CloudProvider:
+    """Shared behaviour; each cloud declares its control-plane fee as data."""
+
     name: str
     capabilities: Capabilities
+    #: (label, USD per cluster-hour) — shared/REFERENCES.md §6.
+    control_plane: tuple[str, float]
+    #: CPU nodes always running for kube-system, the operators and DaemonSets.
+    system_nodes: int = 1
+
+    def fixed_costs(self, cpu_instance: Any) -> tuple[tuple[str, float], ...]:
+        items = [self.control_plane]
+        if cpu_instance is not None:
+            items.append(
+                (f"{self.system_nodes} system node(s) {cpu_instance.instance_type}", self.system_nodes * cpu_instance.usd_per_hour)
+            )
+        return tuple(items)
 
     def preflight(self) -> None:
         raise UnsupportedError(self.capabilities.deploy_blocker)

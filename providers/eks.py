@@ -19,6 +19,7 @@ DEFAULT_GPU_NODES = GpuNodes(label_key="karpenter.k8s.aws/instance-gpu-name")
 class EksProvider(CloudProvider):
     name = "eks"
     capabilities = cloud_capabilities("eks")
+    control_plane = ("EKS control plane, standard support", 0.10)
 
     def gpu_placement(self, target: Any, gpu: str) -> NodePlacement:
         return placement_from_gpu_nodes(target.gpu_nodes or DEFAULT_GPU_NODES, gpu, {n: g.eks for n, g in GPU_TYPES.items()})

@@ -24,6 +24,9 @@ class ExistingProvider:
     def gpu_placement(self, target: Any, gpu: str) -> NodePlacement:
         return placement_from_gpu_nodes(target.gpu_nodes, gpu, {n: g.gfd for n, g in GPU_TYPES.items()})
 
+    def fixed_costs(self, cpu_instance: Any) -> tuple[tuple[str, float], ...]:
+        return ()
+
     def preflight(self) -> None:
         return None
 

@@ -17,6 +17,7 @@ DEFAULT_GPU_NODES = GpuNodes(label_key="cloud.google.com/gke-accelerator")
 class GkeProvider(CloudProvider):
     name = "gke"
     capabilities = cloud_capabilities("gke")
+    control_plane = ("GKE cluster management fee (free-tier credit not applied)", 0.10)
 
     def gpu_placement(self, target: Any, gpu: str) -> NodePlacement:
         return placement_from_gpu_nodes(target.gpu_nodes or DEFAULT_GPU_NODES, gpu, {n: g.gke for n, g in GPU_TYPES.items()})

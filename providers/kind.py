@@ -54,6 +54,9 @@ class KindProvider:
     def gpu_placement(self, target: Any, gpu: str) -> NodePlacement:
         raise ValueError("kind has no GPUs (stackdef compiles the CPU profile for kind)")
 
+    def fixed_costs(self, cpu_instance: Any) -> tuple[tuple[str, float], ...]:
+        return ()
+
     def preflight(self) -> None:
         require_tool("kind", "the kind target", KIND_INSTALL)
 

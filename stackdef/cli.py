@@ -32,6 +32,11 @@ class PlanFormat(str, Enum):
     markdown = "markdown"
 
 
+_PRICES = typer.Option(
+    None, "--prices", help="CSV of extra or overriding instance prices (columns as the built-in catalog)."
+)
+
+
 class ValidateFormat(str, Enum):
     text = "text"
     json = "json"
@@ -74,25 +79,27 @@ def _warn_lines(source: str, warnings: Any) -> None:
 def validate(
     spec: str = typer.Argument(..., help="The stack spec."),
     format: ValidateFormat = typer.Option(ValidateFormat.text, "--format", "-f", help="text or json."),
+    prices: Path | None = _PRICES,
 ) -> None:
-    """Check a spec completely (types, references, names, rules) without deploying anything."""
+    """Check a spec completely (types, references, GPU fit, budgets, names) without deploying anything."""
 
     def body() -> int:
-        from stackdef.errors import SpecError
-        from stackdef.loader import load
+        from stackdef.errors import Issue, SpecError
+        from stackdef.pipeline import build
 
         if format is ValidateFormat.json:
             try:
-                loaded = load(spec)
+                built = build(spec, prices)
             except SpecError as exc:
                 doc = {"valid": False, "source": exc.source, "errors": [i.to_dict() for i in exc.issues], "warnings": []}
                 print(json.dumps(doc, indent=2))
                 return 1
-            doc = {"valid": True, "source": loaded.source, "errors": [], "warnings": [w.to_dict() for w in loaded.warnings]}
+            doc = {"valid": True, "source": built.loaded.source, "errors": [], "warnings": built.plan["warnings"]}
             print(json.dumps(doc, indent=2))
             return 0
-        loaded = load(spec)
-        _warn_lines(loaded.source, loaded.warnings)
+        built = build(spec, prices)
+        loaded = built.loaded
+        _warn_lines(loaded.source, [Issue(**w) for w in built.plan["warnings"]])
         n = len(loaded.stack.services)
         print(f"{loaded.source}: valid (stack {loaded.stack.name!r}, {n} service{'s' if n != 1 else ''}, target {loaded.stack.target.type})")
         return 0
@@ -104,13 +111,14 @@ def validate(
 def plan(
     spec: str = typer.Argument(..., help="The stack spec."),
     format: PlanFormat = typer.Option(PlanFormat.table, "--format", "-f", help="table, json or markdown."),
+    prices: Path | None = _PRICES,
 ) -> None:
-    """Show what the stack will create: services, replicas, GPUs, every resource. Offline."""
+    """Show what the stack will create: services, replicas, GPU sizing, cost, every resource. Offline."""
 
     def body() -> int:
         from stackdef.pipeline import build
 
-        built = build(spec)
+        built = build(spec, prices)
         if format is PlanFormat.json:
             print(json.dumps(built.plan, indent=2))
         elif format is PlanFormat.markdown:
@@ -132,6 +140,7 @@ def plan(
 def render(
     spec: str = typer.Argument(..., help="The stack spec."),
     out: Path = typer.Option(..., "--out", "-o", help="Output folder (created or replaced; never a folder with other files)."),
+    prices: Path | None = _PRICES,
 ) -> None:
     """Write every manifest (one YAML file per component, kubectl-applicable) and operator values files."""
 
@@ -139,11 +148,45 @@ def render(
         from stackdef.pipeline import build
         from stackdef.render import render_files, write_tree
 
-        built = build(spec)
+        built = build(spec, prices)
         files = render_files(built.compiled, built.plan)
         write_tree(files, out)
-        _warn_lines(built.loaded.source, built.loaded.warnings)
+        from stackdef.errors import Issue
+
+        _warn_lines(built.loaded.source, [Issue(**w) for w in built.plan["warnings"]])
         print(f"wrote {len(files)} files to {out}/ (apply order in {out}/README.md)")
+        return 0
+
+    _run(body)
+
+
+@app.command()
+def cost(
+    spec: str = typer.Argument(..., help="The stack spec."),
+    format: PlanFormat = typer.Option(PlanFormat.table, "--format", "-f", help="table, json or markdown."),
+    prices: Path | None = _PRICES,
+) -> None:
+    """Monthly cost: per service and for the stack, baseline (min replicas) and ceiling (max), with GPU sizing."""
+
+    def body() -> int:
+        from stackdef.pipeline import build
+
+        built = build(spec, prices)
+        doc = {"stack": built.plan["stack"], "target": built.plan["target"], "cost": built.plan["cost"], "sizing": built.plan["sizing"], "warnings": built.plan["warnings"]}
+        if format is PlanFormat.json:
+            print(json.dumps(doc, indent=2))
+        elif format is PlanFormat.markdown:
+            from stackdef.plan import cost_markdown
+
+            sys.stdout.write(cost_markdown(built.plan))
+        else:
+            from rich.console import Console
+
+            from stackdef.plan import print_cost_table, print_sizing_table
+
+            console = Console(width=160, soft_wrap=False)
+            print_sizing_table(built.plan, console)
+            print_cost_table(built.plan, console)
         return 0
 
     _run(body)

@@ -46,6 +46,8 @@ class LoadedStack:
     warnings: tuple[Issue, ...] = ()
     #: service name -> ((relative path, text), ...) for ``code.source: local``.
     code: dict[str, tuple[tuple[str, str], ...]] = field(default_factory=dict)
+    #: Instance prices from ``pricing.file`` (added to / overriding the catalog).
+    prices: tuple[Any, ...] = ()
 
 
 # --------------------------------------------------------------------------- #
@@ -333,6 +335,18 @@ def validate_stack(data: Any, source: str = "<stack>") -> Stack:
     return stack
 
 
+def read_prices(path: Path, source: str, field_path: str) -> tuple[Any, ...]:
+    """Rows of a user price CSV; problems name the file and row."""
+    from stackdef.catalog.prices import PriceFileError, read_csv
+
+    if not path.is_file():
+        raise SpecError(source, [Issue(field_path, f"price file {str(path)!r} does not exist", "point it at a CSV")])
+    try:
+        return tuple(read_csv(path))
+    except (PriceFileError, UnicodeDecodeError, OSError) as exc:
+        raise SpecError(source, [Issue(field_path, str(exc), "fix the CSV (columns as shared/gpu_prices.csv)")]) from None
+
+
 def load(spec: str) -> LoadedStack:
     """Load and fully validate the stack named by a SPEC string."""
     try:
@@ -341,4 +355,7 @@ def load(spec: str) -> LoadedStack:
         raise SpecError(spec, issues_from_validation_error(err)) from None
     stack = validate_stack(raw, source)
     code = _read_local_code(stack, base, source)
-    return LoadedStack(stack=stack, source=source, warnings=tuple(stack_warnings(stack)), code=code)
+    prices: tuple[Any, ...] = ()
+    if stack.pricing.file:
+        prices = read_prices(base / stack.pricing.file, source, "pricing.file")
+    return LoadedStack(stack=stack, source=source, warnings=tuple(stack_warnings(stack)), code=code, prices=prices)

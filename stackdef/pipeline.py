@@ -9,8 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from pathlib import Path
+
+from stackdef.catalog.prices import PriceCatalog
 from stackdef.compile import CompiledStack, compile_stack
-from stackdef.loader import LoadedStack, load
+from stackdef.errors import SpecError
+from stackdef.loader import LoadedStack, load, read_prices
 from stackdef.plan import build_plan
 from stackdef.resolve import resolve
 
@@ -22,7 +26,15 @@ class Built:
     plan: dict[str, Any]
 
 
-def build(spec: str | LoadedStack) -> Built:
+def build(spec: str | LoadedStack, prices_file: str | Path | None = None) -> Built:
+    """Every offline stage. ``prices_file`` (CLI ``--prices``) overrides ``pricing.file`` rows."""
     loaded = load(spec) if isinstance(spec, str) else spec
-    compiled = compile_stack(resolve(loaded.stack, loaded.code))
-    return Built(loaded, compiled, build_plan(compiled, loaded.warnings))
+    extra = loaded.prices
+    if prices_file is not None:
+        extra = extra + read_prices(Path(prices_file), str(prices_file), "--prices")
+    try:
+        rst = resolve(loaded.stack, loaded.code, PriceCatalog.default(extra))
+    except SpecError as exc:
+        raise SpecError(loaded.source, exc.issues) from None
+    compiled = compile_stack(rst)
+    return Built(loaded, compiled, build_plan(compiled, loaded.warnings + rst.warnings))

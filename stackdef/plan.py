@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from stackdef.compile import CompiledStack
+from stackdef.cost import HOURS_PER_MONTH, money
 from stackdef.errors import Issue
 from stackdef.resolve import ResolvedService
 from stackdef.spec.models import LLMService, ModelService
@@ -105,6 +106,86 @@ def _secrets(compiled: CompiledStack) -> list[dict[str, Any]]:
     ]
 
 
+def _sizing(rs: ResolvedService) -> dict[str, Any] | None:
+    f = rs.sizing.fit
+    if f is None:
+        return None
+    r2 = lambda x: round(x, 2)  # noqa: E731
+    return {
+        "model": rs.sizing.arch.name if rs.sizing.arch else None,
+        "gpu": f.gpu,
+        "gpus": f.gpus,
+        "max_model_len": f.max_model_len,
+        "concurrency": f.concurrency,
+        "weights_gib": r2(f.weights_gib),
+        "kv_cache_gib": r2(f.kv_cache_gib),
+        "overhead_gib": r2(f.overhead_gib),
+        "needed_gib": r2(f.needed_gib),
+        "offered_gib": r2(f.offered_gib),
+    }
+
+
+def _service_cost(rs: ResolvedService) -> dict[str, Any]:
+    sz = rs.sizing
+    bill = sz.bill
+    out: dict[str, Any] = {
+        "name": rs.name,
+        "instance_type": sz.instance.instance_type if sz.instance else None,
+        "gpu": rs.gpu_type,
+        "gpus_per_replica": rs.gpus_per_replica,
+        "min_replicas": rs.min_replicas,
+        "max_replicas": rs.max_replicas,
+        "replicas_per_node": sz.replicas_per_node,
+        "usd_per_node_hour": sz.instance.usd_per_hour if sz.instance else None,
+        "usd_per_replica_hour": round(sz.instance.usd_per_hour / sz.replicas_per_node, 6) if sz.instance and sz.replicas_per_node else None,
+        "baseline_monthly_usd": money(bill.monthly(rs.min_replicas)) if bill else None,
+        "ceiling_monthly_usd": money(bill.monthly(rs.max_replicas)) if bill else None,
+        "cut": None,
+        "runner_ups": [
+            {
+                "instance_type": o.instance.instance_type,
+                "gpu": o.instance.gpu,
+                "gpus_per_replica": o.gpus_per_replica,
+                "replicas_per_node": o.replicas_per_node,
+                "usd_per_node_hour": o.instance.usd_per_hour,
+                "ceiling_monthly_usd": money(o.hourly(rs.max_replicas) * HOURS_PER_MONTH),
+            }
+            for o in sz.runner_ups
+        ],
+    }
+    if rs.cut is not None:
+        out["cut"] = {
+            "from_max_replicas": rs.cut.from_replicas,
+            "to_max_replicas": rs.cut.to_replicas,
+            "saved_monthly_usd": rs.cut.saved_monthly_usd,
+            "reason": rs.cut.reason,
+        }
+    return out
+
+
+def _cost(compiled: CompiledStack) -> dict[str, Any]:
+    rst = compiled.resolved
+    services = [_service_cost(rs) for rs in rst.services]
+    known = all(rs.sizing.bill is not None for rs in rst.services)
+    fixed = [{"item": label, "monthly_usd": money(usd * HOURS_PER_MONTH)} for label, usd in rst.fixed_items]
+    fixed_monthly = money(rst.fixed_hourly_usd * HOURS_PER_MONTH)
+
+    def total(key: str) -> float | None:
+        return money(fixed_monthly + sum(s[key] for s in services)) if known else None
+
+    return {
+        "currency": "USD",
+        "hours_per_month": HOURS_PER_MONTH,
+        "priced_region": "/".join(rst.priced) if rst.priced else ("kind (free)" if rst.target == "kind" else None),
+        "baseline_monthly_usd": total("baseline_monthly_usd"),
+        "ceiling_monthly_usd": total("ceiling_monthly_usd"),
+        "fixed_monthly_usd": fixed_monthly,
+        "fixed": fixed,
+        "budget_monthly_usd": rst.stack.budget.monthly_usd if rst.stack.budget else None,
+        "services": services,
+    }
+
+
 def build_plan(compiled: CompiledStack, warnings: tuple[Issue, ...] | list[Issue] = ()) -> dict[str, Any]:
     rst = compiled.resolved
     return {
@@ -115,6 +196,8 @@ def build_plan(compiled: CompiledStack, warnings: tuple[Issue, ...] | list[Issue
         "services": [_service(rs, rst.namespace) for rs in rst.services],
         "resources": _resources(compiled),
         "secrets": _secrets(compiled),
+        "sizing": {rs.name: _sizing(rs) for rs in rst.services if rs.sizing.fit is not None},
+        "cost": _cost(compiled),
         "target_unsupported": list(rst.unsupported),
         "target_notes": list(rst.notes),
         "warnings": [w.to_dict() for w in warnings],
@@ -128,7 +211,7 @@ def _gpu(s: dict[str, Any]) -> str:
 def plan_markdown(plan: dict[str, Any]) -> str:
     from stackdef.templating import render_template
 
-    return render_template("plan.md.j2", plan=plan, gpu=_gpu)
+    return render_template("plan.md.j2", plan=plan, gpu=_gpu, usd=_usd, rate=_rate)
 
 
 def print_plan_table(plan: dict[str, Any], console: Any) -> None:
@@ -164,6 +247,9 @@ def print_plan_table(plan: dict[str, Any], console: Any) -> None:
         res.add_row(r["component"], kind + (" (protected)" if r.get("protected") else ""), r["name"], r["namespace"] or "")
     console.print(res)
 
+    print_sizing_table(plan, console)
+    print_cost_table(plan, console)
+
     if plan["secrets"]:
         console.print("[bold]Secrets to create before deploy[/bold] (values never appear here):")
         for s in plan["secrets"]:
@@ -175,3 +261,72 @@ def print_plan_table(plan: dict[str, Any], console: Any) -> None:
             console.print(f"[dim]note: {s['name']}: {note}[/dim]")
     for w in plan["warnings"]:
         console.print(f"[yellow]warning:[/yellow] {w['path']}: {w['problem']}" + (f" ({w['fix']})" if w["fix"] else ""))
+
+
+def _usd(x: float | None) -> str:
+    return "unknown" if x is None else f"${x:,.2f}"
+
+
+def _rate(x: float | None) -> str:
+    return "—" if x is None else f"${x:,.4f}"
+
+
+def print_cost_table(plan: dict[str, Any], console: Any) -> None:
+    from rich.table import Table
+
+    cost = plan["cost"]
+    t = Table(title=f"Monthly cost ({cost['hours_per_month']} h, {cost['priced_region'] or 'no prices'})", title_justify="left")
+    for col in ("service", "instance", "GPU / replica", "replicas", "per replica-hour", "baseline", "ceiling"):
+        t.add_column(col)
+    for s in cost["services"]:
+        cut = f" (cut from {s['cut']['from_max_replicas']})" if s["cut"] else ""
+        t.add_row(
+            s["name"],
+            s["instance_type"] or "—",
+            f"{s['gpus_per_replica']}× {s['gpu']}" if s["gpu"] else "—",
+            f"{s['min_replicas']}–{s['max_replicas']}{cut}",
+            _rate(s["usd_per_replica_hour"]),
+            _usd(s["baseline_monthly_usd"]),
+            _usd(s["ceiling_monthly_usd"]),
+        )
+    for f in cost["fixed"]:
+        t.add_row(f["item"], "", "", "", "", _usd(f["monthly_usd"]), _usd(f["monthly_usd"]))
+    t.add_row("[bold]total[/bold]", "", "", "", "", _usd(cost["baseline_monthly_usd"]), _usd(cost["ceiling_monthly_usd"]))
+    console.print(t)
+    if cost["budget_monthly_usd"] is not None:
+        console.print(f"budget: {_usd(cost['budget_monthly_usd'])}/month")
+    for s in cost["services"]:
+        if s["runner_ups"]:
+            alts = "; ".join(
+                f"{o['gpus_per_replica']}× {o['gpu']} on {o['instance_type']} ({_usd(o['ceiling_monthly_usd'])} at max)"
+                for o in s["runner_ups"]
+            )
+            console.print(f"[dim]{s['name']}: runner-ups: {alts}[/dim]")
+
+
+def print_sizing_table(plan: dict[str, Any], console: Any) -> None:
+    from rich.table import Table
+
+    if not plan["sizing"]:
+        return
+    t = Table(title="GPU memory per replica (GiB)", title_justify="left")
+    for col in ("service", "model", "GPUs", "weights", "KV cache", "overhead", "needed", "offered"):
+        t.add_column(col)
+    for name, z in plan["sizing"].items():
+        t.add_row(
+            name,
+            z["model"] or "—",
+            f"{z['gpus']}× {z['gpu']}",
+            f"{z['weights_gib']:.2f}",
+            f"{z['kv_cache_gib']:.2f} ({z['max_model_len']} tok × {z['concurrency']})",
+            f"{z['overhead_gib']:.2f}",
+            f"{z['needed_gib']:.2f}",
+            f"{z['offered_gib']:.2f}",
+        )
+    console.print(t)
+
+
+def cost_markdown(plan: dict[str, Any]) -> str:
+    from stackdef.templating import render_template
+
+    return render_template("cost.md.j2", plan=plan, usd=_usd, rate=_rate)

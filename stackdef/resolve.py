@@ -2,21 +2,29 @@
 
 Turns a validated :class:`~stackdef.spec.Stack` into a :class:`ResolvedStack`:
 how each service runs on the target (``llm-ray``, ``llm-cpu``, ``model-ray``),
-every object name, images, replica bounds, worker-group bounds and GPU node
-placement. Compile reads only these decisions plus the spec; no I/O, no clock,
-no randomness, so the same spec always resolves the same way.
+GPU sizing and the instance type (:mod:`stackdef.sizing`), what it costs
+(:mod:`stackdef.cost`), budget caps, every object name, images, replica and
+worker-group bounds and GPU node placement. No I/O, no clock, no randomness:
+the same spec (and price catalog) always resolves the same way. Problems are
+raised as :class:`~stackdef.errors.SpecError` naming the field.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 import providers
+from stackdef.catalog.gpus import GPU_TYPES
+from stackdef.catalog.models import ModelArch, lookup
+from stackdef.catalog.prices import TARGET_CLOUD, Instance, PriceCatalog
+from stackdef.cost import HOURS_PER_MONTH, CpuLoad, GpuPricing, ServiceBill, money, pod_size
+from stackdef.errors import Issue, SpecError
 from stackdef.naming import k8s_name, label_value
 from stackdef.quantity import format_cpu, format_mib, parse_bytes
-from stackdef.spec.models import LLMService, ModelService, RemoteCode, Stack
+from stackdef.sizing import Fit, Option, Workload, engine_rule_problems, fit, options, rank, worker_share
+from stackdef.spec.models import Budget, LLMService, ModelArchitecture, ModelService, RemoteCode, Stack
 from stackdef.versions import RAY_IMAGE, RAY_LLM_IMAGE, VLLM_CPU_IMAGE
 
 Mode = Literal["llm-ray", "llm-cpu", "model-ray"]
@@ -32,6 +40,7 @@ RAY_WORKER_OVERHEAD_BYTES = 1 * 2**30
 HEAD_CPU = "4"
 HEAD_MEMORY = "8Gi"
 LLM_HEAD_RAY_CPUS = 2
+INSTANCE_TYPE_LABEL = "node.kubernetes.io/instance-type"
 
 
 @dataclass(frozen=True)
@@ -55,6 +64,28 @@ class WorkerGroup:
 
 
 @dataclass(frozen=True)
+class Cut:
+    """A budget cap lowered a service's max_replicas."""
+
+    from_replicas: int
+    to_replicas: int
+    saved_monthly_usd: float
+    reason: str
+
+
+@dataclass(frozen=True)
+class Sizing:
+    """GPU sizing and pricing of one service (None parts are unknown)."""
+
+    arch: ModelArch | None = None
+    fit: Fit | None = None
+    instance: Instance | None = None
+    replicas_per_node: int | None = None
+    runner_ups: tuple[Option, ...] = ()
+    bill: ServiceBill | None = None
+
+
+@dataclass(frozen=True)
 class ResolvedService:
     index: int
     spec: LLMService | ModelService
@@ -70,10 +101,14 @@ class ResolvedService:
     gpu_type: str | None
     gpus_per_replica: int
     workers: WorkerGroup | None
+    tensor_parallel_size: int = 1
+    pipeline_parallel_size: int = 1
     served_model_name: str | None = None
     #: (relative path, text) of local application code, shipped as a ConfigMap.
     code_files: tuple[tuple[str, str], ...] = ()
     notes: tuple[str, ...] = ()
+    sizing: Sizing = field(default_factory=Sizing)
+    cut: Cut | None = None
 
     @property
     def name(self) -> str:
@@ -90,6 +125,11 @@ class ResolvedStack:
     needs_kuberay: bool
     unsupported: tuple[str, ...]
     notes: tuple[str, ...]
+    #: Cloud and region prices come from, if any.
+    priced: tuple[str, str] | None = None
+    fixed_hourly_usd: float = 0.0
+    fixed_items: tuple[tuple[str, float], ...] = ()
+    warnings: tuple[Issue, ...] = ()
 
 
 def served_model_name(svc: LLMService) -> str:
@@ -123,14 +163,221 @@ def _names(svc_name: str, mode: Mode) -> dict[str, str]:
     return names
 
 
-def _placement(stack: Stack, gpu: str | None) -> Placement:
+def _placement(stack: Stack, gpu: str | None, instance: Instance | None) -> Placement:
     if gpu is None:
         return Placement()
     p = providers.get(stack.target.type).gpu_placement(stack.target, gpu)
-    return Placement(dict(p.node_selector), tuple(p.tolerations))
+    selector = dict(p.node_selector)
+    if instance is not None and stack.target.type in TARGET_CLOUD:
+        # The billing rule packs replicas onto this instance type: pin it.
+        selector[INSTANCE_TYPE_LABEL] = instance.instance_type
+    return Placement(dict(sorted(selector.items())), tuple(p.tolerations))
 
 
-def _resolve_llm(stack: Stack, i: int, svc: LLMService, base: dict[str, str]) -> ResolvedService:
+def pricing_region(stack: Stack) -> tuple[str, str] | None:
+    t = stack.target
+    if t.type in TARGET_CLOUD:
+        return TARGET_CLOUD[t.type], t.region  # type: ignore[union-attr]
+    if t.type == "existing" and t.cloud and t.region:
+        return t.cloud, t.region
+    return None
+
+
+def _arch(svc: LLMService) -> ModelArch | None:
+    a = svc.architecture
+    if isinstance(a, ModelArchitecture):
+        return ModelArch(
+            name=svc.name,
+            params=a.params,
+            layers=a.layers,
+            hidden_size=a.hidden_size,
+            attention_heads=a.attention_heads,
+            kv_heads=a.kv_heads,
+            head_dim=a.head_dim or a.hidden_size // a.attention_heads,
+            max_context=a.max_context,
+            vocab_size=a.vocab_size,
+            tie_word_embeddings=a.tie_word_embeddings,
+            experts=a.experts,
+        )
+    return lookup(a) if isinstance(a, str) else lookup(svc.source)
+
+
+def _workload(svc: LLMService, arch: ModelArch) -> Workload:
+    e = svc.engine
+    return Workload(
+        arch=arch,
+        dtype=e.dtype,
+        quantization=e.quantization,
+        max_model_len=e.max_model_len,
+        max_num_seqs=e.max_num_seqs,
+        gpu_memory_utilization=e.gpu_memory_utilization,
+        kv_cache_dtype=e.extra.get("kv_cache_dtype"),
+    )
+
+
+def _describe(opt: Option) -> str:
+    return (
+        f"{opt.gpus_per_replica}× {opt.instance.gpu} on {opt.instance.instance_type} "
+        f"${opt.instance.usd_per_hour:g}/h ({opt.replicas_per_node} replica(s) per node)"
+    )
+
+
+class _Collector:
+    def __init__(self) -> None:
+        self.issues: list[Issue] = []
+        self.warnings: list[Issue] = []
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """Phase-one decision for one LLM service on a GPU target."""
+
+    gpu: str | None
+    gpus: int
+    tp: int
+    pp: int
+    sizing: Sizing
+    worker_cpu: str
+    worker_memory: str
+
+
+def _parallelism(svc: LLMService) -> tuple[int | None, int, bool]:
+    """(GPUs per replica if decided, pipeline size, tensor size explicitly set)."""
+    e = svc.engine
+    tp_set = "tensor_parallel_size" in e.model_fields_set
+    pp = e.pipeline_parallel_size
+    if svc.accelerator.gpus_per_replica is not None:
+        return svc.accelerator.gpus_per_replica, pp, tp_set
+    if tp_set or "pipeline_parallel_size" in e.model_fields_set or svc.accelerator.type != "auto":
+        return e.tensor_parallel_size * pp, pp, tp_set
+    return None, pp, tp_set
+
+
+def _plan_llm(stack: Stack, i: int, svc: LLMService, catalog: PriceCatalog, out: _Collector) -> _Plan | None:
+    path = f"services[{i}]"
+    region = pricing_region(stack)
+    instances = catalog.gpu_instances(*region) if region else ()
+    gpus, pp, _ = _parallelism(svc)
+    gpu = None if svc.accelerator.type == "auto" else svc.accelerator.type
+    arch = _arch(svc)
+    auto = svc.autoscaling
+    if isinstance(svc.architecture, str) and arch is None:
+        out.issues.append(Issue(f"{path}.architecture", f"{svc.architecture!r} is not in the model catalog", "name a catalog model or declare the architecture inline"))
+        return None
+    if arch is None:
+        if gpu is None:
+            out.issues.append(
+                Issue(
+                    f"{path}.accelerator.type",
+                    f"accelerator auto needs the model's architecture and {svc.source} is not in the catalog",
+                    "declare `architecture` (params, layers, heads, ...) or pick a GPU type",
+                )
+            )
+            return None
+        out.warnings.append(
+            Issue(f"{path}.architecture", f"{svc.source} is not in the model catalog, so GPU memory fit is not checked", "declare `architecture` to check it")
+        )
+    if region and not instances:
+        out.warnings.append(
+            Issue("target.region", f"no prices for {region[0]} {region[1]} in the catalog, so costs are unknown", "add rows for it with pricing.file or --prices")
+        )
+    if arch is not None:
+        w = _workload(svc, arch)
+        problems = engine_rule_problems(w, (gpus // pp) if gpus else 1)
+        for fld, problem, fix in problems:
+            out.issues.append(Issue(f"{path}.{fld}", problem, fix))
+        if problems:
+            return None
+        if not instances:
+            if gpu is None:
+                out.issues.append(
+                    Issue(
+                        f"{path}.accelerator.type",
+                        "accelerator auto needs the target's prices",
+                        "use an eks/gke/aks target in a catalog region, an existing target with cloud and region, or add prices",
+                    )
+                )
+                return None
+            f = fit(w, gpu, gpus or 1)
+            if not f.fits:
+                alt = rank(options(w, catalog.instances), auto.min_replicas, auto.max_replicas)[:3]
+                fix = "fits: " + "; ".join(_describe(o) for o in alt) if alt else "no catalog GPU fits it: shorten max_model_len, lower max_num_seqs or quantize"
+                out.issues.append(Issue(f"{path}.accelerator", f"{arch.name} does not fit: {f.summary()}", fix))
+                return None
+            return _Plan(gpu, gpus or 1, (gpus or 1) // pp, pp, Sizing(arch=arch, fit=f), svc.worker.cpu, svc.worker.memory)
+        fitting = options(w, instances, gpu=gpu, gpus_per_replica=gpus)
+        if not fitting:
+            wanted = fit(w, gpu or "H100", gpus or 1) if gpu or gpus else None
+            alt = rank(options(w, instances), auto.min_replicas, auto.max_replicas)[:3]
+            where = f"{region[0]} {region[1]}"  # type: ignore[index]
+            what = f"{arch.name} does not fit: {wanted.summary()}" if wanted and gpu else f"no {gpu or 'GPU'} configuration in {where} fits {arch.name}"
+            fix = "cheapest that fit: " + "; ".join(_describe(o) for o in alt) if alt else f"nothing in {where} fits: shorten max_model_len, lower max_num_seqs or quantize"
+            out.issues.append(Issue(f"{path}.accelerator", what, fix))
+            return None
+        ranked = rank(fitting, auto.min_replicas, auto.max_replicas)
+        chosen = ranked[0]
+    else:
+        # Unknown architecture with an explicit GPU: cheapest instance with enough GPUs.
+        candidates = [inst for inst in instances if inst.gpu == gpu and inst.whole_gpus >= (gpus or 1)]
+        if not candidates:
+            cpu, mem = svc.worker.cpu, svc.worker.memory
+            return _Plan(gpu, gpus or 1, (gpus or 1) // pp, pp, Sizing(), cpu, mem)
+        inst = min(candidates, key=lambda c: (c.usd_per_hour, c.instance_type))
+        chosen = Option(inst, gpus or 1, fit(_placeholder_workload(), inst.gpu or "L4", gpus or 1))
+        ranked = [chosen]
+    share_cpu, share_mem = worker_share(chosen)
+    if "worker" in svc.model_fields_set:
+        want_cpu, want_mem = pod_size(svc.worker.cpu, svc.worker.memory)
+        if want_cpu > share_cpu or want_mem > share_mem:
+            out.issues.append(
+                Issue(
+                    f"{path}.worker",
+                    f"worker {svc.worker.cpu} CPU / {svc.worker.memory} exceeds the {share_cpu} CPU / {share_mem}Gi a replica "
+                    f"gets on {chosen.instance.instance_type} ({chosen.replicas_per_node} per node)",
+                    "lower worker, or drop it to let stackdef size it from the instance",
+                )
+            )
+            return None
+        cpu, mem = svc.worker.cpu, svc.worker.memory
+    else:
+        cpu, mem = str(share_cpu), f"{share_mem}Gi"
+    g = chosen.gpus_per_replica
+    sizing = Sizing(
+        arch=arch,
+        fit=chosen.fit if arch is not None else None,
+        instance=chosen.instance,
+        replicas_per_node=chosen.replicas_per_node,
+        runner_ups=tuple(ranked[1:4]),
+    )
+    return _Plan(chosen.instance.gpu, g, g // pp, pp, sizing, cpu, mem)
+
+
+def _placeholder_workload() -> Workload:
+    arch = ModelArch(name="unknown", params=1, layers=1, hidden_size=1, attention_heads=1, kv_heads=1, head_dim=1, max_context=16)
+    return Workload(arch, "auto", None, None, None, 0.9)
+
+
+def _bill(stack: Stack, catalog: PriceCatalog, sizing: Sizing, cpu_load: CpuLoad) -> ServiceBill | None:
+    region = pricing_region(stack)
+    if stack.target.type == "kind":
+        return ServiceBill(None, None, cpu_load)  # kind costs nothing
+    if region is None:
+        return None
+    cpu_instance = catalog.cpu_instance(*region)
+    if cpu_instance is None and not catalog.gpu_instances(*region):
+        return None
+    gpu = GpuPricing(sizing.instance, sizing.replicas_per_node or 1) if sizing.instance else None
+    return ServiceBill(gpu, cpu_instance, cpu_load)
+
+
+def _head_load() -> CpuLoad:
+    cpu, mem = pod_size(HEAD_CPU, HEAD_MEMORY)
+    return CpuLoad(cpu, mem)
+
+
+def _resolve_llm(
+    stack: Stack, i: int, svc: LLMService, base: dict[str, str], catalog: PriceCatalog, out: _Collector
+) -> ResolvedService | None:
     auto = svc.autoscaling
     initial = auto.initial_replicas if auto.initial_replicas is not None else auto.min_replicas
     selector = {"stackdef.dev/stack": label_value(stack.name), "stackdef.dev/service": svc.name}
@@ -157,8 +404,12 @@ def _resolve_llm(stack: Stack, i: int, svc: LLMService, base: dict[str, str]) ->
             workers=None,
             served_model_name=served_model_name(svc),
             notes=tuple(notes),
+            sizing=Sizing(bill=ServiceBill(None, None, CpuLoad(0, 0))),
         )
-    gpus = svc.gpus_per_replica
+    plan = _plan_llm(stack, i, svc, catalog, out)
+    if plan is None:
+        return None
+    sizing = replace(plan.sizing, bill=_bill(stack, catalog, plan.sizing, _head_load()))
     workers = WorkerGroup(
         name="gpu",
         # One Serve replica per worker pod, each pod holding exactly the
@@ -166,10 +417,10 @@ def _resolve_llm(stack: Stack, i: int, svc: LLMService, base: dict[str, str]) ->
         min_workers=auto.min_replicas,
         max_workers=auto.max_replicas,
         initial_workers=initial,
-        cpu=svc.worker.cpu,
-        memory=svc.worker.memory,
-        gpus=gpus,
-        placement=_placement(stack, svc.accelerator.type),
+        cpu=plan.worker_cpu,
+        memory=plan.worker_memory,
+        gpus=plan.gpus,
+        placement=_placement(stack, plan.gpu, plan.sizing.instance),
     )
     return ResolvedService(
         index=i,
@@ -182,15 +433,23 @@ def _resolve_llm(stack: Stack, i: int, svc: LLMService, base: dict[str, str]) ->
         min_replicas=auto.min_replicas,
         max_replicas=auto.max_replicas,
         initial_replicas=initial,
-        gpu_type=svc.accelerator.type,
-        gpus_per_replica=gpus,
+        gpu_type=plan.gpu,
+        gpus_per_replica=plan.gpus,
         workers=workers,
+        tensor_parallel_size=plan.tp,
+        pipeline_parallel_size=plan.pp,
         served_model_name=served_model_name(svc),
+        sizing=sizing,
     )
 
 
 def _resolve_model(
-    stack: Stack, i: int, svc: ModelService, base: dict[str, str], code: tuple[tuple[str, str], ...]
+    stack: Stack,
+    i: int,
+    svc: ModelService,
+    base: dict[str, str],
+    code: tuple[tuple[str, str], ...],
+    catalog: PriceCatalog,
 ) -> ResolvedService:
     auto = svc.autoscaling
     initial = auto.initial_replicas if auto.initial_replicas is not None else auto.min_replicas
@@ -203,15 +462,25 @@ def _resolve_model(
     if stack.target.type == "kind" and gpus:
         notes.append(f"kind has no GPUs: the {gpus}× {gpu} request is dropped and the replica runs on CPU")
         gpu, gpus = None, 0
+    worker_cpu = format_cpu(max(1, math.ceil(res.cpu)))
+    worker_mem = format_mib(parse_bytes(res.memory) + RAY_WORKER_OVERHEAD_BYTES)
+    region = pricing_region(stack)
+    instance = None
+    if gpu is not None and region is not None:
+        fits = [x for x in catalog.gpu_instances(*region) if x.gpu == gpu and x.whole_gpus >= gpus]
+        instance = min(fits, key=lambda x: (x.usd_per_hour, x.instance_type)) if fits else None
+    sizing = Sizing(instance=instance, replicas_per_node=(instance.whole_gpus // gpus) if instance else None)
+    per_cpu, per_mem = (0.0, 0.0) if gpu else pod_size(worker_cpu, worker_mem)
+    sizing = replace(sizing, bill=_bill(stack, catalog, sizing, CpuLoad(*pod_size(HEAD_CPU, HEAD_MEMORY), per_cpu, per_mem)))
     workers = WorkerGroup(
         name="gpu" if gpus else "cpu",
         min_workers=auto.min_replicas,
         max_workers=auto.max_replicas,
         initial_workers=initial,
-        cpu=format_cpu(max(1, math.ceil(res.cpu))),
-        memory=format_mib(parse_bytes(res.memory) + RAY_WORKER_OVERHEAD_BYTES),
+        cpu=worker_cpu,
+        memory=worker_mem,
         gpus=gpus,
-        placement=_placement(stack, gpu),
+        placement=_placement(stack, gpu, instance),
     )
     if isinstance(svc.code, RemoteCode):
         notes.append(f"application code is downloaded by Ray from {svc.code.working_dir}")
@@ -231,20 +500,138 @@ def _resolve_model(
         workers=workers,
         code_files=code,
         notes=tuple(notes),
+        sizing=sizing,
     )
 
 
-def resolve(stack: Stack, code: dict[str, tuple[tuple[str, str], ...]] | None = None) -> ResolvedStack:
+# --------------------------------------------------------------------------- #
+# Budgets
+# --------------------------------------------------------------------------- #
+
+
+def _with_max(rs: ResolvedService, new_max: int, cut: Cut) -> ResolvedService:
+    assert rs.workers is not None
+    initial = min(rs.initial_replicas, new_max)
+    workers = replace(rs.workers, max_workers=new_max, initial_workers=initial)
+    return replace(rs, max_replicas=new_max, initial_replicas=initial, workers=workers, cut=cut)
+
+
+def _over(what: str, budget: Budget, cost: float, baseline: bool) -> str:
+    level = "baseline (min replicas)" if baseline else "ceiling (max replicas)"
+    return f"{what} {level} costs ${cost:,.2f}/month, over the ${budget.monthly_usd:,.2f} budget by ${cost - budget.monthly_usd:,.2f}"
+
+
+def apply_budgets(
+    stack: Stack, services: list[ResolvedService], fixed_hourly: float, out: _Collector
+) -> list[ResolvedService]:
+    """Service budgets first, then the stack budget.
+
+    Under ``cap`` the stack budget is met by lowering max_replicas in reverse
+    declaration order (the last service is cut first, each only as far as
+    needed and never below min_replicas), so list services most important
+    first. Every cut is reported.
+    """
+    result = list(services)
+    for k, rs in enumerate(result):
+        b = rs.spec.budget
+        bill = rs.sizing.bill
+        if b is None or bill is None:
+            continue
+        path = f"services[{rs.index}].budget"
+        base = bill.monthly(rs.min_replicas)
+        if base > b.monthly_usd + 1e-9:
+            out.issues.append(Issue(path, _over(f"service {rs.name!r}", b, base, True), "raise the budget or lower min_replicas"))
+            continue
+        ceiling = bill.monthly(rs.max_replicas)
+        if ceiling <= b.monthly_usd + 1e-9:
+            continue
+        if b.policy == "fail":
+            out.issues.append(Issue(path, _over(f"service {rs.name!r}", b, ceiling, False), "raise the budget, lower max_replicas, or use policy cap"))
+        elif b.policy == "warn":
+            out.warnings.append(Issue(path, _over(f"service {rs.name!r}", b, ceiling, False), "raise the budget or lower max_replicas"))
+        else:
+            best = bill.largest_within(b.monthly_usd, rs.min_replicas, rs.max_replicas)
+            assert best is not None
+            result[k] = _with_max(rs, best, Cut(rs.max_replicas, best, money(ceiling - bill.monthly(best)), "service budget"))
+    b = stack.budget
+    if b is None or any(rs.sizing.bill is None for rs in result):
+        if b is not None:
+            out.warnings.append(Issue("budget", "some costs are unknown, so the stack budget is not checked", "add prices for the target"))
+        return result
+    fixed = fixed_hourly * HOURS_PER_MONTH
+
+    def total(at_max: bool) -> float:
+        return fixed + sum(rs.sizing.bill.monthly(rs.max_replicas if at_max else rs.min_replicas) for rs in result)  # type: ignore[union-attr]
+
+    base = total(False)
+    if base > b.monthly_usd + 1e-9:
+        out.issues.append(Issue("budget", _over("the stack", b, base, True), "raise the budget or lower min_replicas"))
+        return result
+    ceiling = total(True)
+    if ceiling <= b.monthly_usd + 1e-9:
+        return result
+    if b.policy == "fail":
+        out.issues.append(Issue("budget", _over("the stack", b, ceiling, False), "raise the budget, lower max_replicas, or use policy cap"))
+    elif b.policy == "warn":
+        out.warnings.append(Issue("budget", _over("the stack", b, ceiling, False), "raise the budget or lower max_replicas"))
+    else:
+        for k in range(len(result) - 1, -1, -1):
+            rs = result[k]
+            bill = rs.sizing.bill
+            assert bill is not None
+            others = total(True) - bill.monthly(rs.max_replicas)
+            best = bill.largest_within(b.monthly_usd - others, rs.min_replicas, rs.max_replicas)
+            best = rs.min_replicas if best is None else best
+            if best < rs.max_replicas:
+                prev = rs.cut.from_replicas if rs.cut else rs.max_replicas
+                saved = bill.monthly(rs.max_replicas) - bill.monthly(best) + (rs.cut.saved_monthly_usd if rs.cut else 0)
+                result[k] = _with_max(rs, best, Cut(prev, best, money(saved), "stack budget"))
+            if total(True) <= b.monthly_usd + 1e-9:
+                break
+    return result
+
+
+def resolve(
+    stack: Stack,
+    code: dict[str, tuple[tuple[str, str], ...]] | None = None,
+    prices: PriceCatalog | None = None,
+) -> ResolvedStack:
     """Decide everything compile needs. Pure: same input, same output."""
     code = code or {}
+    catalog = prices or PriceCatalog.default()
     base = _common_labels(stack)
-    services = []
+    out = _Collector()
+    services: list[ResolvedService] = []
     for i, svc in enumerate(stack.services):
         if isinstance(svc, LLMService):
-            services.append(_resolve_llm(stack, i, svc, base))
+            rs = _resolve_llm(stack, i, svc, base, catalog, out)
+            if rs is not None:
+                services.append(rs)
         else:
-            services.append(_resolve_model(stack, i, svc, base, code.get(svc.name, ())))
+            services.append(_resolve_model(stack, i, svc, base, code.get(svc.name, ()), catalog))
+    if out.issues:
+        raise SpecError("<stack>", out.issues)
     provider = providers.get(stack.target.type)
+    region = pricing_region(stack)
+    fixed_items: tuple[tuple[str, float], ...] = ()
+    if region is not None and stack.target.type in TARGET_CLOUD:
+        fixed_items = provider.fixed_costs(catalog.cpu_instance(*region))  # type: ignore[attr-defined]
+    fixed = sum(v for _, v in fixed_items)
+    services = apply_budgets(stack, services, fixed, out)
+    if out.issues:
+        raise SpecError("<stack>", out.issues)
+    for rs in services:
+        if rs.gpu_type and rs.max_replicas > 0 and rs.mode != "llm-cpu":
+            out.warnings.append(
+                Issue(
+                    f"services[{rs.index}]",
+                    f"upgrades use upgradeStrategy NewCluster: a rollout starts a second cluster, so up to "
+                    f"{2 * rs.max_replicas * rs.gpus_per_replica} {rs.gpu_type} GPUs run until it switches over",
+                    "roll out off-peak; budget the overlap",
+                )
+            )
+    gpu_known = {s.gpu_type for s in services if s.gpu_type}
+    assert gpu_known <= set(GPU_TYPES)
     return ResolvedStack(
         stack=stack,
         namespace=stack.resolved_namespace,
@@ -254,4 +641,8 @@ def resolve(stack: Stack, code: dict[str, tuple[tuple[str, str], ...]] | None = 
         needs_kuberay=any(s.mode != "llm-cpu" for s in services),
         unsupported=tuple(provider.capabilities.unsupported()),
         notes=provider.capabilities.notes,
+        priced=region,
+        fixed_hourly_usd=fixed,
+        fixed_items=fixed_items,
+        warnings=tuple(out.warnings),
     )

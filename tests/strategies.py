@@ -92,6 +92,8 @@ def _set(path: tuple, value: Any) -> Any:
         node: Any = d
         for key in path[:-1]:
             if isinstance(node, list):
+                if not node:
+                    return
                 key = key % len(node)
             node = node.setdefault(key, {}) if isinstance(node, dict) else node[key]
         node[path[-1]] = value

@@ -121,7 +121,14 @@ def test_plan_json_document() -> None:
     chat = plan["services"][0]
     assert chat["gpu"] == {"type": "L4", "per_replica": 1}
     assert chat["replicas"] == {"min": 0, "max": 4, "initial": 0}
-    assert chat["workers"]["node_selector"] == {"karpenter.k8s.aws/instance-gpu-name": "l4"}
+    assert chat["workers"]["node_selector"] == {
+        "karpenter.k8s.aws/instance-gpu-name": "l4",
+        "node.kubernetes.io/instance-type": "g6.xlarge",
+    }
+    cost = plan["cost"]
+    assert {"baseline_monthly_usd", "ceiling_monthly_usd"} <= set(cost)
+    (chat_cost, _) = cost["services"]
+    assert (chat_cost["instance_type"], chat_cost["gpus_per_replica"], chat_cost["max_replicas"]) == ("g6.xlarge", 1, 4)
 
 
 def test_plan_markdown_and_table() -> None:

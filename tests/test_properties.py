@@ -22,7 +22,8 @@ from tests.strategies import stacks
 @given(data=stacks())
 def test_any_spec_compiles_to_valid_manifests_or_names_the_field(data: dict[str, Any]) -> None:
     try:
-        stack = validate_stack(data, "p.yaml")
+        # Resolve raises SpecError too: GPU fit, vLLM's own rules, budgets.
+        resolved = resolve(validate_stack(data, "p.yaml"))
     except SpecError as exc:
         event("invalid spec")
         assert exc.issues
@@ -31,7 +32,7 @@ def test_any_spec_compiles_to_valid_manifests_or_names_the_field(data: dict[str,
             assert issue.path, f"issue without a field path: {issue}"
         return
     event("valid spec")
-    objects = compile_stack(resolve(stack)).objects()
+    objects = compile_stack(resolved).objects()
     assert objects
     errors = validate_manifests(objects)
     assert errors == [], "\n".join(errors)

@@ -51,7 +51,7 @@ def test_unknown_accelerator_lists_ray_names() -> None:
     d["services"][0]["accelerator"]["type"] = "RTX4090"
     (line,) = errors(d)
     assert line.startswith("s.yaml: services[0].accelerator.type: input should be")
-    assert "'L4'" in line and "got 'RTX4090'" in line
+    assert "'L4'" in line and "'auto'" in line and "got 'RTX4090'" in line
 
 
 def test_several_problems_are_all_reported() -> None:
@@ -117,8 +117,8 @@ def test_engine_extra_cannot_override_typed_or_reserved_fields() -> None:
 
 def test_missing_required_field() -> None:
     d = spec()
-    del d["services"][0]["accelerator"]
-    assert errors(d) == ["s.yaml: services[0].accelerator: required field is missing (add it)"]
+    del d["services"][0]["source"]
+    assert errors(d) == ["s.yaml: services[0].source: required field is missing (add it)"]
 
 
 def test_model_sources() -> None:

@@ -65,16 +65,18 @@ def _autoscaling(svc: LLMService | ModelService, rs: ResolvedService) -> dict[st
     }
 
 
-def engine_kwargs(svc: LLMService) -> dict[str, Any]:
+def engine_kwargs(rs: ResolvedService) -> dict[str, Any]:
     """vLLM engine arguments as Ray Serve LLM passes them to ``AsyncEngineArgs``."""
+    svc = rs.spec
+    assert isinstance(svc, LLMService)
     e = svc.engine
     kw: dict[str, Any] = {"dtype": e.dtype}
     if e.quantization is not None:
         kw["quantization"] = e.quantization
     if e.max_model_len is not None:
         kw["max_model_len"] = e.max_model_len
-    kw["tensor_parallel_size"] = e.tensor_parallel_size
-    kw["pipeline_parallel_size"] = e.pipeline_parallel_size
+    kw["tensor_parallel_size"] = rs.tensor_parallel_size
+    kw["pipeline_parallel_size"] = rs.pipeline_parallel_size
     kw["gpu_memory_utilization"] = e.gpu_memory_utilization
     if e.max_num_seqs is not None:
         kw["max_num_seqs"] = e.max_num_seqs
@@ -101,7 +103,7 @@ def llm_serve_config(rs: ResolvedService) -> dict[str, Any]:
     llm_config: dict[str, Any] = {
         "model_loading_config": {"model_id": rs.served_model_name, "model_source": model_source(svc)},
         "accelerator_type": rs.gpu_type,
-        "engine_kwargs": engine_kwargs(svc),
+        "engine_kwargs": engine_kwargs(rs),
         "deployment_config": {
             "autoscaling_config": _autoscaling(svc, rs),
             "max_ongoing_requests": max_ongoing,
@@ -234,6 +236,27 @@ def _head_group(rs: ResolvedService) -> dict[str, Any]:
     }
 
 
+def _worker_metadata(rs: ResolvedService) -> dict[str, Any]:
+    md: dict[str, Any] = {"labels": dict(sorted({**rs.labels, "stackdef.dev/ray-node": "worker"}.items()))}
+    annotations = cost_annotations(rs)
+    if annotations:
+        md["annotations"] = annotations
+    return md
+
+
+def cost_annotations(rs: ResolvedService) -> dict[str, str]:
+    """Run-time inputs for a budget-burn alert: what one replica of this service costs."""
+    sz = rs.sizing
+    if sz.instance is None or not sz.replicas_per_node:
+        return {}
+    return {
+        "stackdef.dev/instance-type": sz.instance.instance_type,
+        "stackdef.dev/replicas-per-node": str(sz.replicas_per_node),
+        "stackdef.dev/usd-per-node-hour": f"{sz.instance.usd_per_hour:g}",
+        "stackdef.dev/usd-per-replica-hour": f"{sz.instance.usd_per_hour / sz.replicas_per_node:.6g}",
+    }
+
+
 def _worker_group(rs: ResolvedService, wg: WorkerGroup) -> dict[str, Any]:
     volumes, mounts = _volumes(rs, "8Gi" if wg.gpus else "1Gi")
     container: dict[str, Any] = {
@@ -267,7 +290,7 @@ def _worker_group(rs: ResolvedService, wg: WorkerGroup) -> dict[str, Any]:
         "maxReplicas": wg.max_workers,
         "rayStartParams": {},
         "template": {
-            "metadata": {"labels": dict(sorted({**rs.labels, "stackdef.dev/ray-node": "worker"}.items()))},
+            "metadata": _worker_metadata(rs),
             "spec": pod,
         },
     }
@@ -276,7 +299,7 @@ def _worker_group(rs: ResolvedService, wg: WorkerGroup) -> dict[str, Any]:
 def rayservice(rst: ResolvedStack, rs: ResolvedService) -> dict[str, Any]:
     svc = rs.spec
     serve = llm_serve_config(rs) if rs.mode == "llm-ray" else model_serve_config(rs)
-    annotations = {}
+    annotations = cost_annotations(rs)
     if isinstance(svc, LLMService):
         # KubeRay gives up on a new cluster after this long (validation.go:
         # positive Go duration); sized for downloading and loading weights.

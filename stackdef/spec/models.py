@@ -307,11 +307,54 @@ class EngineArgs(_Base):
 class Accelerator(_Base):
     """GPUs for one replica of an LLM service."""
 
-    type: GpuName = Field(  # type: ignore[valid-type]
-        description=f"GPU type, named as Ray names accelerator types: {', '.join(GPU_NAMES)}."
+    type: Literal[GPU_NAMES + ("auto",)] = Field(  # type: ignore[valid-type]
+        "auto",
+        description="GPU type, named as Ray names accelerator types "
+        f"({', '.join(GPU_NAMES)}), or 'auto': the planner picks the cheapest GPU type, count and "
+        "instance type of the target's price catalog that fits the model.",
     )
     gpus_per_replica: int | None = Field(
-        None, ge=1, description="GPUs per replica; must equal tensor × pipeline parallel size (default: that product)."
+        None,
+        ge=1,
+        description="GPUs per replica; must equal tensor × pipeline parallel size (default: that product, "
+        "or the planner's choice with type auto).",
+    )
+
+
+class ModelArchitecture(_Base):
+    """Architecture of a model missing from stackdef's catalog, for GPU sizing."""
+
+    params: int = Field(ge=1, description="Total parameter count (all experts for MoE), e.g. 7615616512.")
+    layers: int = Field(ge=1, description="Transformer layers (num_hidden_layers).")
+    hidden_size: int = Field(ge=1, description="Hidden size.")
+    attention_heads: int = Field(ge=1, description="Attention (query) heads.")
+    kv_heads: int = Field(ge=1, description="Key/value heads (num_key_value_heads).")
+    head_dim: int | None = Field(None, ge=1, description="Head dimension; default hidden_size / attention_heads.")
+    max_context: int = Field(ge=16, description="max_position_embeddings.")
+    vocab_size: int | None = Field(None, ge=1, description="Vocabulary size (embeddings stay 16-bit when quantized).")
+    tie_word_embeddings: bool = Field(False, description="Whether the LM head shares the input embedding.")
+    experts: int | None = Field(None, ge=1, description="Experts (MoE models), for the plan only.")
+
+
+class Budget(_Base):
+    """A monthly spending limit and what to do when the ceiling would exceed it."""
+
+    monthly_usd: float = Field(gt=0, description="Monthly budget in USD (730 hours).")
+    policy: Literal["fail", "cap", "warn"] = Field(
+        "fail",
+        description="fail: the spec is invalid when the ceiling exceeds the budget; cap: max_replicas are "
+        "lowered to the largest counts within budget; warn: plan warns. A budget below the baseline "
+        "(min replicas) is an error under every policy.",
+    )
+
+
+class Pricing(_Base):
+    """Where prices come from."""
+
+    file: str | None = Field(
+        None,
+        description="CSV of extra or overriding instance prices (columns as shared/gpu_prices.csv: provider, "
+        "instance_type, region, gpu_model, gpu_count, vcpu, ram_gib, usd_per_hour, ...), relative to the spec file.",
     )
 
 
@@ -365,7 +408,15 @@ class LLMService(_Base):
         description="Model name clients send in OpenAI requests; default: the source's last path part, lower-cased.",
     )
     engine: EngineArgs = Field(default_factory=EngineArgs, description="vLLM engine arguments.")
-    accelerator: Accelerator = Field(description="GPU type and count per replica.")
+    accelerator: Accelerator = Field(
+        default_factory=Accelerator, description="GPU type and count per replica (default: auto)."
+    )
+    architecture: str | ModelArchitecture | None = Field(
+        None,
+        description="For GPU sizing: a catalog model name (e.g. 'Qwen2.5-7B-Instruct') or an inline "
+        "architecture; default: looked up from `source`.",
+    )
+    budget: Budget | None = Field(None, description="Monthly budget of this service alone.")
     autoscaling: Autoscaling = Field(default_factory=Autoscaling, description="Replica bounds.")
     max_ongoing_requests: int | None = Field(
         None, ge=1, description="Requests a replica accepts at once; default: 2 × target_ongoing_requests."
@@ -400,18 +451,22 @@ class LLMService(_Base):
 
     @model_validator(mode="after")
     def check_gpus_match_parallelism(self) -> LLMService:
+        # Only a contradiction between values the user wrote is an error: an
+        # unset tensor_parallel_size follows gpus_per_replica (and vice versa).
+        explicit = {"tensor_parallel_size", "pipeline_parallel_size"} & self.engine.model_fields_set
         need = self.engine.tensor_parallel_size * self.engine.pipeline_parallel_size
         have = self.accelerator.gpus_per_replica
-        if have is not None and have != need:
+        if have is not None and explicit and have != need:
             raise ValueError(
                 f"accelerator.gpus_per_replica is {have} but tensor_parallel_size × pipeline_parallel_size "
                 f"is {need} (set gpus_per_replica to {need}, or change the parallelism)"
             )
+        if have is not None and have % self.engine.pipeline_parallel_size:
+            raise ValueError(
+                f"accelerator.gpus_per_replica {have} is not a multiple of pipeline_parallel_size "
+                f"{self.engine.pipeline_parallel_size} (make it one)"
+            )
         return self
-
-    @property
-    def gpus_per_replica(self) -> int:
-        return self.engine.tensor_parallel_size * self.engine.pipeline_parallel_size
 
 
 class ImageCode(_Base):
@@ -491,6 +546,7 @@ class ModelService(_Base):
     resources: ReplicaResources = Field(default_factory=ReplicaResources, description="Per-replica resources.")
     autoscaling: Autoscaling = Field(default_factory=Autoscaling, description="Replica bounds.")
     max_ongoing_requests: int = Field(5, ge=1, description="Requests a replica accepts at once.")
+    budget: Budget | None = Field(None, description="Monthly budget of this service alone.")
     route_prefix: str = Field("/", pattern=r"^/[\w\-/]*$", description="HTTP route prefix of the app.")
 
     @field_validator("image")
@@ -553,6 +609,10 @@ class Stack(_Base):
     services: list[Service] = Field(min_length=1, description="LLM and model services.")
     network: Network = Field(default_factory=Network, description="Network access rules.")
     labels: dict[str, str] = Field(default_factory=dict, description="Labels added to every object.")
+    budget: Budget | None = Field(
+        None, description="Monthly budget of the whole stack (services plus the cluster's fixed costs)."
+    )
+    pricing: Pricing = Field(default_factory=Pricing, description="Where instance prices come from.")
 
     @property
     def resolved_namespace(self) -> str:

@@ -86,7 +86,7 @@ def check_gpu_offered_on_target(stack: Stack) -> list[Issue]:
             gpu, path = svc.accelerator.type, f"services[{i}].accelerator.type"
         else:
             gpu, path = svc.resources.accelerator, f"services[{i}].resources.accelerator"
-        if gpu is not None and getattr(GPU_TYPES[gpu], cloud) is None:
+        if gpu is not None and gpu != "auto" and getattr(GPU_TYPES[gpu], cloud) is None:
             offered = ", ".join(g.name for g in GPU_TYPES.values() if getattr(g, cloud))
             issues.append(Issue(path, f"GPU {gpu} is not offered on {cloud}", f"choose one of {offered}"))
     return issues
