@@ -305,12 +305,17 @@ def _plan_llm(stack: Stack, i: int, svc: LLMService, catalog: PriceCatalog, out:
                 out.issues.append(Issue(f"{path}.accelerator", f"{arch.name} does not fit: {f.summary()}", fix))
                 return None
             return _Plan(gpu, gpus or 1, (gpus or 1) // pp, pp, Sizing(arch=arch, fit=f), svc.worker.cpu, svc.worker.memory)
-        fitting = options(w, instances, gpu=gpu, gpus_per_replica=gpus)
+        fitting = options(w, instances, gpu=gpu, gpus_per_replica=gpus, pipeline=pp)
         if not fitting:
             wanted = fit(w, gpu or "H100", gpus or 1) if gpu or gpus else None
             alt = rank(options(w, instances), auto.min_replicas, auto.max_replicas)[:3]
             where = f"{region[0]} {region[1]}"  # type: ignore[index]
-            what = f"{arch.name} does not fit: {wanted.summary()}" if wanted and gpu else f"no {gpu or 'GPU'} configuration in {where} fits {arch.name}"
+            if wanted is not None and gpu and not wanted.fits:
+                what = f"{arch.name} does not fit: {wanted.summary()}"
+            elif wanted is not None and gpu:
+                what = f"no instance in {where} offers {gpus or 1}× {gpu} per node for {arch.name}"
+            else:
+                what = f"no {gpu or 'GPU'} configuration in {where} fits {arch.name}"
             fix = "cheapest that fit: " + "; ".join(_describe(o) for o in alt) if alt else f"nothing in {where} fits: shorten max_model_len, lower max_num_seqs or quantize"
             out.issues.append(Issue(f"{path}.accelerator", what, fix))
             return None

@@ -216,9 +216,13 @@ def options(
     *,
     gpu: str | None = None,
     gpus_per_replica: int | None = None,
+    pipeline: int = 1,
     fitting_only: bool = True,
 ) -> list[Option]:
-    """Every (instance, GPUs per replica) allowed by the constraints; fitting ones only by default."""
+    """Every (instance, GPUs per replica) allowed by the constraints; fitting ones only by default.
+
+    A replica's GPUs are ``tensor × pipeline``; vLLM's head rule applies to the tensor part.
+    """
     out = []
     for inst in instances:
         if not inst.gpu or inst.whole_gpus == 0 or (gpu is not None and inst.gpu != gpu):
@@ -226,7 +230,7 @@ def options(
         for n in (1, 2, 4, 8):
             if n > inst.whole_gpus or (gpus_per_replica is not None and n != gpus_per_replica):
                 continue
-            if w.arch.attention_heads % n:
+            if n % pipeline or w.arch.attention_heads % (n // pipeline):
                 continue
             opt = Option(inst, n, fit(w, inst.gpu, n))
             if opt.replicas_per_node < 1:

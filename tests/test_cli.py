@@ -218,3 +218,24 @@ def test_offline_commands_import_neither_pulumi_nor_ray(tmp_path: Path) -> None:
     )
     assert proc.returncode == 0, proc.stderr
     assert "HEAVY []" in proc.stderr
+
+
+def test_cost_command_formats() -> None:
+    proc = run("cost", BLUEPRINTS["reference-eks"], "--format", "json")
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(proc.stdout)
+    assert doc["cost"]["ceiling_monthly_usd"] == 3263.98
+    assert doc["sizing"]["chat"]["needed_gib"] == 19.19
+    md = run("cost", BLUEPRINTS["reference-eks"], "--format", "markdown")
+    assert "| `chat` | g6.xlarge | 1× L4 | 0–4 | $0.8048 | $280.32 | $2,630.34 |" in md.stdout
+    table = run("cost", BLUEPRINTS["reference-eks"])
+    assert "GPU memory per replica" in table.stdout and "$3,263.98" in table.stdout
+
+
+def test_validate_reports_sizing_and_budget_errors(tmp_path: Path) -> None:
+    d = spec()
+    d["services"][0]["engine"] = {"max_model_len": 8192, "max_num_seqs": 64}
+    d["budget"] = {"monthly_usd": 100}
+    proc = run("validate", str(write_yaml(tmp_path, d)))
+    assert proc.returncode == 1
+    assert "services[0].accelerator: Qwen2.5-7B-Instruct does not fit: needs 43.7 GiB per replica" in proc.stderr

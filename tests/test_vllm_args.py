@@ -12,11 +12,13 @@ from typing import Any
 
 import pytest
 
+from stackdef.catalog.models import lookup
 from stackdef.compile import compile_stack
 from stackdef.compile.rayservice import serve_config_of
 from stackdef.loader import validate_stack
 from stackdef.pipeline import build
 from stackdef.resolve import resolve
+from stackdef.sizing import Workload, engine_rule_problems
 from tests.util import BLUEPRINTS, spec
 from tests.vllm_client import run_checker
 
@@ -47,7 +49,7 @@ def _cases_from(objects: list[dict[str, Any]], prefix: str) -> list[dict[str, An
 
 VARIANTS = {
     # (tensor, pipeline, engine extras) on Qwen2.5-7B-Instruct (28 heads, 4 KV heads).
-    "tp2": (2, 1, {"max_model_len": 16384, "max_num_seqs": 32}),
+    "tp2": (2, 1, {"max_model_len": 16384, "max_num_seqs": 8}),
     "tp4-pp2": (4, 2, {"dtype": "bfloat16"}),
     "prefix-cache": (1, 1, {"extra": {"enable_prefix_caching": True, "enable_chunked_prefill": True}}),
     "fp16-short": (1, 1, {"dtype": "float16", "max_model_len": 2048, "gpu_memory_utilization": 0.8}),
@@ -64,6 +66,24 @@ def _variant_objects() -> list[tuple[str, list[dict[str, Any]]]]:
     return out
 
 
+# stackdef's own copies of vLLM's rules (tensor parallel must divide the
+# attention heads; max_model_len ≤ max_position_embeddings) against vLLM itself.
+RULE_GRID = [
+    (model, tp, ctx)
+    for model in ("Qwen2.5-0.5B-Instruct", "Qwen2.5-7B-Instruct", "Llama-3.1-8B-Instruct")
+    for tp in (1, 2, 3, 4, 7, 8)
+    for ctx in ("limit", "over")
+]
+
+
+def _rule_case(model: str, tp: int, ctx: str) -> dict[str, Any]:
+    arch = lookup(model)
+    assert arch is not None
+    length = arch.max_context if ctx == "limit" else arch.max_context * 2
+    return {"id": f"rule:{model}:{tp}:{ctx}", "model": model,
+            "engine_kwargs": {"tensor_parallel_size": tp, "max_model_len": length}, "ray_serve": False}
+
+
 @pytest.fixture(scope="module")
 def checked() -> dict:
     cases: list[dict[str, Any]] = []
@@ -71,8 +91,10 @@ def checked() -> dict:
         cases += _cases_from(build(path).compiled.objects(), name)
     for name, objects in _variant_objects():
         cases += _cases_from(objects, name)
+    generated = len(cases)
+    cases += [_rule_case(*key) for key in RULE_GRID]
     result = run_checker(cases)
-    result["cases"] = cases
+    result["cases"] = cases[:generated]
     return result
 
 
@@ -80,7 +102,7 @@ def test_every_generated_engine_config_is_accepted_by_vllm(checked: dict) -> Non
     ids = [c["id"] for c in checked["cases"]]
     assert "reference-eks:chat:0" in ids and "reference-kind:chat:cli" in ids
     assert len(ids) == 2 + len(VARIANTS)
-    bad = {r["id"]: (r["stage"], r["error"]) for r in checked["results"] if not r["ok"]}
+    bad = {r["id"]: (r["stage"], r["error"]) for r in checked["results"] if not r["ok"] and not r["id"].startswith("rule:")}
     assert bad == {}
 
 
@@ -93,3 +115,19 @@ def test_vllm_resolves_what_stackdef_asked_for(checked: dict) -> None:
     assert (cpu["max_model_len"], cpu["dtype"]) == (2048, "bfloat16")
     tp = by_id["tp4-pp2:chat:0"]["resolved"]
     assert (tp["tensor_parallel_size"], tp["pipeline_parallel_size"]) == (4, 2)
+
+
+def test_stackdef_rejects_exactly_what_vllm_rejects(checked: dict) -> None:
+    disagreements = []
+    rejected = 0
+    for model, tp, ctx in RULE_GRID:
+        case = _rule_case(model, tp, ctx)
+        arch = lookup(model)
+        w = Workload(arch, "bfloat16", None, case["engine_kwargs"]["max_model_len"], None, 0.9)
+        ours = bool(engine_rule_problems(w, tp))
+        theirs = not checked["by_id"][case["id"]]["ok"]
+        rejected += theirs
+        if ours != theirs:
+            disagreements.append((case["id"], ours, checked["by_id"][case["id"]]["error"]))
+    assert disagreements == []
+    assert 0 < rejected < len(RULE_GRID)  # the grid holds both verdicts

@@ -1,0 +1,150 @@
+"""Budgets: cap gives the largest affordable max_replicas (never more); fail and warn behave;
+a budget below the baseline is an error under every policy.
+
+The reference stack on EKS (us-east-1) costs, per month of 730 h:
+  fixed   = EKS control plane $0.10/h + 1 system node m6i.2xlarge $0.384/h      = $353.32
+  chat    = head pod on 1 m6i.2xlarge ($280.32) + r × g6.xlarge $0.8048/h ($587.504 each)
+  sentiment = head + CPU replicas on 1 m6i.2xlarge ($280.32 for 1–3 replicas)
+so baseline (chat 0) = $913.96 and ceiling (chat 4) = $3,263.98.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from stackdef.errors import SpecError
+from stackdef.loader import validate_stack
+from stackdef.pipeline import build
+from stackdef.resolve import resolve
+from tests.util import BLUEPRINTS, spec
+
+FIXED, HEAD, REPLICA = 353.32, 280.32, 0.8048 * 730
+
+
+def stack(budget: dict | None = None, chat_budget: dict | None = None) -> dict:
+    d = spec()
+    d["services"][0]["engine"] = {"dtype": "bfloat16", "max_model_len": 8192, "max_num_seqs": 8}
+    d["services"][1]["code"] = {"source": "image"}
+    if budget:
+        d["budget"] = budget
+    if chat_budget:
+        d["services"][0]["budget"] = chat_budget
+    return d
+
+
+def resolved(d: dict):
+    return resolve(validate_stack(d, "s.yaml"))
+
+
+def issues(d: dict) -> list[str]:
+    with pytest.raises(SpecError) as exc:
+        resolved(d)
+    return [i.format("s.yaml") for i in exc.value.issues]
+
+
+def test_reference_costs_match_the_hand_worked_figures() -> None:
+    plan = build(BLUEPRINTS["reference-eks"]).plan
+    cost = plan["cost"]
+    assert cost["fixed_monthly_usd"] == FIXED
+    assert cost["baseline_monthly_usd"] == pytest.approx(FIXED + HEAD + HEAD)
+    assert cost["ceiling_monthly_usd"] == pytest.approx(FIXED + HEAD + 4 * REPLICA + HEAD, abs=0.01)
+    chat = cost["services"][0]
+    assert (chat["instance_type"], chat["gpus_per_replica"], chat["max_replicas"], chat["usd_per_replica_hour"]) == (
+        "g6.xlarge", 1, 4, 0.8048)
+    assert chat["baseline_monthly_usd"] == HEAD  # scale to zero: no GPU baseline
+
+
+@pytest.mark.parametrize("monthly", [1500.0, 2000.0, 2500.0, 3263.98, 5000.0])
+def test_cap_gives_the_largest_affordable_max_replicas(monthly: float) -> None:
+    rst = resolved(stack({"monthly_usd": monthly, "policy": "cap"}))
+    chat = rst.services[0]
+    total = lambda r: FIXED + HEAD + HEAD + r * REPLICA  # noqa: E731
+    assert total(chat.max_replicas) <= monthly + 0.01
+    assert chat.max_replicas == 4 or total(chat.max_replicas + 1) > monthly
+    assert chat.workers.max_workers == chat.max_replicas
+    if chat.max_replicas < 4:
+        assert chat.cut is not None and chat.cut.from_replicas == 4 and chat.cut.reason == "stack budget"
+    else:
+        assert chat.cut is None
+
+
+def test_cap_cuts_in_reverse_declaration_order() -> None:
+    d = stack({"monthly_usd": FIXED + 2 * HEAD + 2 * REPLICA + 1, "policy": "cap"})
+    d["services"].insert(0, dict(d["services"][0], name="first"))
+    rst = resolved(d)
+    first, chat = rst.services[0], rst.services[1]
+    # "chat" is declared after "first", so it is cut first — all the way to its min (0) — before "first".
+    assert chat.max_replicas == 0 and first.max_replicas < 4
+    plan_cut = build_plan_cut(rst)
+    assert plan_cut["chat"]["reason"] == "stack budget"
+
+
+def build_plan_cut(rst) -> dict:
+    from stackdef.compile import compile_stack
+    from stackdef.plan import build_plan
+
+    plan = build_plan(compile_stack(rst))
+    return {s["name"]: s["cut"] for s in plan["cost"]["services"] if s["cut"]}
+
+
+def test_fail_shows_the_over_run() -> None:
+    (line,) = issues(stack({"monthly_usd": 2000}))
+    assert line == (
+        "s.yaml: budget: the stack ceiling (max replicas) costs $3,263.98/month, over the $2,000.00 budget by "
+        "$1,263.98 (raise the budget, lower max_replicas, or use policy cap)"
+    )
+
+
+def test_warn_keeps_max_replicas_and_warns() -> None:
+    rst = resolved(stack({"monthly_usd": 2000, "policy": "warn"}))
+    assert rst.services[0].max_replicas == 4
+    assert any(w.path == "budget" and "over the $2,000.00 budget" in w.problem for w in rst.warnings)
+
+
+@pytest.mark.parametrize("policy", ["fail", "cap", "warn"])
+def test_budget_below_baseline_is_an_error_whatever_the_policy(policy: str) -> None:
+    (line,) = issues(stack({"monthly_usd": 500, "policy": policy}))
+    assert "the stack baseline (min replicas) costs $913.96/month, over the $500.00 budget by $413.96" in line
+
+
+def test_service_budget_caps_that_service() -> None:
+    rst = resolved(stack(chat_budget={"monthly_usd": HEAD + 2 * REPLICA + 1, "policy": "cap"}))
+    chat = rst.services[0]
+    assert chat.max_replicas == 2 and chat.cut.reason == "service budget"
+    assert chat.cut.saved_monthly_usd == pytest.approx(2 * REPLICA, abs=0.01)
+    (line,) = issues(stack(chat_budget={"monthly_usd": 100}))
+    assert line.startswith("s.yaml: services[0].budget: service 'chat' baseline (min replicas) costs $280.32/month")
+
+
+def test_price_annotations_carry_the_hourly_price_per_replica() -> None:
+    objs = build(BLUEPRINTS["reference-eks"]).compiled.objects()
+    chat = next(o for o in objs if o["kind"] == "RayService" and o["metadata"]["name"] == "chat")
+    ann = chat["metadata"]["annotations"]
+    assert ann["stackdef.dev/usd-per-replica-hour"] == "0.8048"
+    assert ann["stackdef.dev/instance-type"] == "g6.xlarge"
+    worker = chat["spec"]["rayClusterConfig"]["workerGroupSpecs"][0]["template"]["metadata"]
+    assert worker["annotations"] == {k: v for k, v in ann.items() if k.startswith("stackdef.dev/")}
+
+
+def test_user_price_file_overrides_the_catalog(tmp_path) -> None:
+    f = tmp_path / "prices.csv"
+    f.write_text(
+        "provider,instance_type,region,gpu_model,gpu_count,vcpu,ram_gib,usd_per_hour\n"
+        "aws,g6.xlarge,us-east-1,NVIDIA L4,1,4,16,0.40\n"
+    )
+    plan = build(BLUEPRINTS["reference-eks"], prices_file=f).plan
+    assert plan["cost"]["services"][0]["usd_per_replica_hour"] == 0.40
+    bad = tmp_path / "bad.csv"
+    bad.write_text("provider,instance_type\naws,x\n")
+    with pytest.raises(SpecError, match="--prices: .*bad row"):
+        build(BLUEPRINTS["reference-eks"], prices_file=bad)
+
+
+def test_kind_costs_nothing_and_unknown_regions_say_so() -> None:
+    kind = build(BLUEPRINTS["reference-kind"]).plan["cost"]
+    assert (kind["baseline_monthly_usd"], kind["ceiling_monthly_usd"]) == (0.0, 0.0)
+    d = stack()
+    d["target"] = {"type": "eks", "region": "eu-west-1"}
+    d["services"][0]["accelerator"] = {"type": "L4", "gpus_per_replica": 1}
+    rst = resolved(d)
+    assert any("no prices for aws eu-west-1" in w.problem for w in rst.warnings)
