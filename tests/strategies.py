@@ -61,7 +61,7 @@ def llm(draw: Any) -> dict[str, Any]:
         "name": draw(names),
         "source": draw(st.sampled_from(["Qwen/Qwen2.5-7B-Instruct", "s3://models-bucket/qwen", "pvc://weights/q"])),
         "engine": engine,
-        "accelerator": {"type": draw(gpus), "gpus_per_replica": draw(st.sampled_from([None, tp * pp]))},
+        "accelerator": {"type": draw(gpus | st.just("auto")), "gpus_per_replica": draw(st.sampled_from([None, tp * pp]))},
         "autoscaling": draw(autoscaling()),
     }
     if draw(st.booleans()):

@@ -10,9 +10,10 @@ from __future__ import annotations
 from typing import Any
 
 import yaml
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 
 from stackdef.compile import compile_stack
+from stackdef.errors import SpecError
 from stackdef.loader import validate_stack
 from stackdef.pipeline import build
 from stackdef.resolve import resolve
@@ -65,5 +66,10 @@ def test_validator_catches_what_compile_must_never_emit() -> None:
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=valid_stacks())
 def test_generated_stacks_serve_configs_are_valid(data: dict[str, Any]) -> None:
-    for doc in rayservices(compile_stack(resolve(validate_stack(data))).objects()):
+    try:
+        resolved = resolve(validate_stack(data))
+    except SpecError:
+        assume(False)  # e.g. the model does not fit the drawn GPU: covered in test_properties
+        return
+    for doc in rayservices(compile_stack(resolved).objects()):
         assert validate_rayservice(doc) == []
