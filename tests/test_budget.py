@@ -148,3 +148,28 @@ def test_kind_costs_nothing_and_unknown_regions_say_so() -> None:
     d["services"][0]["accelerator"] = {"type": "L4", "gpus_per_replica": 1}
     rst = resolved(d)
     assert any("no prices for aws eu-west-1" in w.problem for w in rst.warnings)
+
+
+def test_existing_cluster_can_name_its_cloud_for_pricing() -> None:
+    d = stack()
+    d["target"] = {"type": "existing", "context": "prod", "cloud": "gcp", "region": "us-central1"}
+    rst = resolved(d)
+    chat = rst.services[0]
+    assert chat.sizing.instance.instance_type == "g2-standard-4"
+    # Pricing only: an existing cluster's node pools are not pinned to an instance type.
+    assert "node.kubernetes.io/instance-type" not in chat.workers.placement.node_selector
+    assert rst.fixed_items == ()  # no control-plane fee is assumed for a cluster stackdef did not create
+
+
+def test_fractional_gpu_instances_are_never_chosen() -> None:
+    from stackdef.catalog.prices import PriceCatalog
+
+    azure = PriceCatalog.default().for_region("azure", "eastus")
+    partitions = [i for i in azure if i.gpu_count.denominator != 1]
+    assert [i.instance_type for i in partitions] == ["Standard_NV12ads_A10_v5", "Standard_NV18ads_A10_v5", "Standard_NV6ads_A10_v5"]
+    d = stack()
+    d["target"] = {"type": "aks", "region": "eastus"}
+    d["services"][0]["accelerator"] = {"type": "auto"}
+    chat = resolved(d).services[0]
+    assert chat.sizing.instance.whole_gpus >= 1
+    assert chat.sizing.instance.instance_type == "Standard_NC24ads_A100_v4"

@@ -1,0 +1,100 @@
+"""Every shipped blueprint's manifests: valid for Kubernetes 1.37 (strict) and their CRDs,
+and carrying the secure defaults on every workload."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from stackdef.catalog.gpus import GPU_NAMES
+from stackdef.pipeline import build
+from stackdef.versions import RAY_VERSION
+from tests.k8s_validate import validate_manifests
+from tests.util import BLUEPRINTS
+
+
+def objects(name: str) -> list[dict[str, Any]]:
+    return build(BLUEPRINTS[name]).compiled.objects()
+
+
+def pod_specs(obj: dict[str, Any]) -> list[dict[str, Any]]:
+    if obj["kind"] == "Deployment":
+        return [obj["spec"]["template"]["spec"]]
+    if obj["kind"] == "RayService":
+        rc = obj["spec"]["rayClusterConfig"]
+        return [rc["headGroupSpec"]["template"]["spec"]] + [g["template"]["spec"] for g in rc["workerGroupSpecs"]]
+    return []
+
+
+@pytest.mark.parametrize("name", sorted(BLUEPRINTS))
+def test_manifests_pass_strict_kubernetes_and_crd_validation(name: str) -> None:
+    assert validate_manifests(objects(name)) == []
+
+
+@pytest.mark.parametrize("name", sorted(BLUEPRINTS))
+def test_secure_defaults_on_every_workload(name: str) -> None:
+    pods = [p for o in objects(name) for p in pod_specs(o)]
+    assert pods
+    for pod in pods:
+        assert pod["securityContext"]["runAsNonRoot"] is True
+        assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+        for c in pod["containers"]:
+            image = c["image"]
+            assert ":" in image.rsplit("/", 1)[-1] and not image.endswith(":latest"), image
+            assert c["resources"]["requests"] == c["resources"]["limits"]
+            assert {"cpu", "memory"} <= set(c["resources"]["limits"])
+            assert c["readinessProbe"] and c["livenessProbe"]
+            sc = c["securityContext"]
+            assert sc["allowPrivilegeEscalation"] is False and sc["capabilities"] == {"drop": ["ALL"]}
+            for env in c.get("env", []):
+                # Secrets are referenced, never inlined.
+                assert "value" in env or set(env["valueFrom"]) == {"secretKeyRef"}
+                if "token" in env["name"].lower():
+                    assert "value" not in env
+
+
+def test_worker_and_vllm_pods_get_no_service_account_token() -> None:
+    for name in BLUEPRINTS:
+        for o in objects(name):
+            if o["kind"] == "Deployment":
+                assert o["spec"]["template"]["spec"]["automountServiceAccountToken"] is False
+            if o["kind"] == "RayService":
+                for g in o["spec"]["rayClusterConfig"]["workerGroupSpecs"]:
+                    assert g["template"]["spec"]["automountServiceAccountToken"] is False
+
+
+def test_ray_images_match_the_validated_ray_version() -> None:
+    import ray
+
+    assert ray.__version__ == RAY_VERSION
+    for name in BLUEPRINTS:
+        for o in objects(name):
+            if o["kind"] == "RayService":
+                assert o["spec"]["rayClusterConfig"]["rayVersion"] == RAY_VERSION
+                for pod in pod_specs(o):
+                    assert f":{RAY_VERSION}-" in pod["containers"][0]["image"]
+
+
+def test_gpu_catalog_names_are_ray_accelerator_types() -> None:
+    from ray.util.accelerators import accelerators  # the module holding every constant
+
+    ray_names = {v for k, v in vars(accelerators).items() if k.isupper() and isinstance(v, str)}
+    assert set(GPU_NAMES) <= ray_names, set(GPU_NAMES) - ray_names
+
+
+def test_network_policies_deny_by_default_and_admit_only_needed_ports() -> None:
+    objs = objects("reference-eks")
+    policies = {o["metadata"]["name"]: o for o in objs if o["kind"] == "NetworkPolicy"}
+    assert policies["default-deny-ingress"]["spec"] == {"podSelector": {}, "policyTypes": ["Ingress"]}
+    chat = policies["chat"]["spec"]["ingress"]
+    assert chat[0] == {"from": [{"podSelector": {}}], "ports": [{"protocol": "TCP", "port": 8000}]}
+    operator = chat[2]
+    assert operator["from"] == [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kuberay-system"}}}]
+    assert sorted(p["port"] for p in operator["ports"]) == [8000, 8265, 52365]
+
+
+def test_pvcs_are_marked_protected() -> None:
+    for name in BLUEPRINTS:
+        pvcs = [o for o in objects(name) if o["kind"] == "PersistentVolumeClaim"]
+        assert pvcs and all(p["metadata"]["annotations"]["stackdef.dev/protect"] == "true" for p in pvcs)
