@@ -32,14 +32,16 @@ class PlanFormat(str, Enum):
     markdown = "markdown"
 
 
-_PRICES = typer.Option(
-    None, "--prices", help="CSV of extra or overriding instance prices (columns as the built-in catalog)."
-)
-
-
 class ValidateFormat(str, Enum):
     text = "text"
     json = "json"
+
+
+_SPEC = typer.Argument(..., help="The stack spec.")
+_FORMAT = typer.Option(PlanFormat.table, "--format", "-f", help="table, json or markdown.")
+_PRICES = typer.Option(
+    None, "--prices", help="CSV of extra or overriding instance prices (columns as the built-in catalog)."
+)
 
 
 def _err(line: str) -> None:
@@ -77,7 +79,7 @@ def _warn_lines(source: str, warnings: Any) -> None:
 
 @app.command()
 def validate(
-    spec: str = typer.Argument(..., help="The stack spec."),
+    spec: str = _SPEC,
     format: ValidateFormat = typer.Option(ValidateFormat.text, "--format", "-f", help="text or json."),
     prices: Path | None = _PRICES,
 ) -> None:
@@ -109,8 +111,8 @@ def validate(
 
 @app.command()
 def plan(
-    spec: str = typer.Argument(..., help="The stack spec."),
-    format: PlanFormat = typer.Option(PlanFormat.table, "--format", "-f", help="table, json or markdown."),
+    spec: str = _SPEC,
+    format: PlanFormat = _FORMAT,
     prices: Path | None = _PRICES,
 ) -> None:
     """Show what the stack will create: services, replicas, GPU sizing, cost, every resource. Offline."""
@@ -138,7 +140,7 @@ def plan(
 
 @app.command()
 def render(
-    spec: str = typer.Argument(..., help="The stack spec."),
+    spec: str = _SPEC,
     out: Path = typer.Option(..., "--out", "-o", help="Output folder (created or replaced; never a folder with other files)."),
     prices: Path | None = _PRICES,
 ) -> None:
@@ -162,8 +164,8 @@ def render(
 
 @app.command()
 def cost(
-    spec: str = typer.Argument(..., help="The stack spec."),
-    format: PlanFormat = typer.Option(PlanFormat.table, "--format", "-f", help="table, json or markdown."),
+    spec: str = _SPEC,
+    format: PlanFormat = _FORMAT,
     prices: Path | None = _PRICES,
 ) -> None:
     """Monthly cost: per service and for the stack, baseline (min replicas) and ceiling (max), with GPU sizing."""
@@ -232,19 +234,19 @@ _BACKEND = typer.Option(None, "--backend", help="Pulumi state backend URL (defau
 
 
 @app.command()
-def up(spec: str = typer.Argument(..., help="The stack spec."), stack: str = _STACK, backend: str | None = _BACKEND) -> None:
+def up(spec: str = _SPEC, stack: str = _STACK, backend: str | None = _BACKEND) -> None:
     """Deploy the stack with Pulumi (creates the kind cluster for the kind target). Needs the pulumi CLI."""
     _deploy("up", spec, stack, backend)
 
 
 @app.command()
-def preview(spec: str = typer.Argument(..., help="The stack spec."), stack: str = _STACK, backend: str | None = _BACKEND) -> None:
+def preview(spec: str = _SPEC, stack: str = _STACK, backend: str | None = _BACKEND) -> None:
     """Show what `up` would change, through Pulumi. Needs the pulumi CLI."""
     _deploy("preview", spec, stack, backend)
 
 
 @app.command()
-def destroy(spec: str = typer.Argument(..., help="The stack spec."), stack: str = _STACK, backend: str | None = _BACKEND) -> None:
+def destroy(spec: str = _SPEC, stack: str = _STACK, backend: str | None = _BACKEND) -> None:
     """Delete everything the stack created (protected volumes stay until unprotected). Needs the pulumi CLI."""
     _deploy("destroy", spec, stack, backend)
 

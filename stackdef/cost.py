@@ -20,9 +20,19 @@ from dataclasses import dataclass
 
 from stackdef.catalog.prices import Instance
 from stackdef.quantity import parse_bytes, parse_quantity
-from stackdef.sizing import NODE_RESERVED_CPU, allocatable_memory_gib
 
 HOURS_PER_MONTH = 730
+
+#: Each node keeps this for kubelet, system daemons and DaemonSets; the rest
+#: is shared by the pods packed on it (requests must fit allocatable). An
+#: engineering allowance close to what EKS/GKE/AKS reserve on 8–64 GiB nodes.
+NODE_RESERVED_CPU = 1
+NODE_RESERVED_MEMORY_FRACTION = 0.10
+NODE_RESERVED_MEMORY_GIB = 1.0
+
+
+def allocatable_memory_gib(inst: Instance) -> float:
+    return inst.ram_gib * (1 - NODE_RESERVED_MEMORY_FRACTION) - NODE_RESERVED_MEMORY_GIB
 
 
 @dataclass(frozen=True)

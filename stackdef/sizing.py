@@ -21,12 +21,12 @@ price catalog, keeps what fits, and ranks by the billing rule of
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 from stackdef.catalog.gpus import GPU_TYPES
 from stackdef.catalog.models import ModelArch
 from stackdef.catalog.prices import Instance
+from stackdef.cost import NODE_RESERVED_CPU, GpuPricing, allocatable_memory_gib
 
 GIB = 2**30
 
@@ -49,11 +49,6 @@ QUANT_BYTES = {
 DTYPE_BYTES = {"auto": 2.0, "bfloat16": 2.0, "float16": 2.0, "float32": 4.0}
 FP8_KV = {"fp8", "fp8_e4m3", "fp8_e5m2"}
 
-#: Each node keeps this for kubelet, system daemons and DaemonSets; the rest
-#: is shared by the replicas packed on it (requests must fit allocatable).
-NODE_RESERVED_CPU = 1
-NODE_RESERVED_MEMORY_FRACTION = 0.10
-NODE_RESERVED_MEMORY_GIB = 1.0
 #: Smallest share of a node a GPU replica's pod may get (CPU threads for the
 #: engine and tokenizer, host memory for loading weights).
 MIN_REPLICA_CPU = 2
@@ -178,15 +173,12 @@ class Option:
         by_mem = int(allocatable_memory_gib(self.instance) // MIN_REPLICA_MEMORY_GIB)
         return max(0, min(by_gpu, by_cpu, by_mem))
 
-    def nodes(self, replicas: int) -> int:
-        return math.ceil(replicas / self.replicas_per_node) if replicas else 0
+    @property
+    def pricing(self) -> GpuPricing:
+        return GpuPricing(self.instance, self.replicas_per_node)
 
     def hourly(self, replicas: int) -> float:
-        return self.nodes(replicas) * self.instance.usd_per_hour
-
-    @property
-    def usd_per_replica_hour(self) -> float:
-        return self.instance.usd_per_hour / self.replicas_per_node
+        return self.pricing.hourly(replicas)
 
     def key(self, min_replicas: int, max_replicas: int) -> tuple:
         return (
@@ -196,10 +188,6 @@ class Option:
             self.gpus_per_replica,
             self.instance.instance_type,
         )
-
-
-def allocatable_memory_gib(inst: Instance) -> float:
-    return inst.ram_gib * (1 - NODE_RESERVED_MEMORY_FRACTION) - NODE_RESERVED_MEMORY_GIB
 
 
 def worker_share(opt: Option) -> tuple[int, int]:
