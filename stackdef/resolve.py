@@ -16,7 +16,6 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 import providers
-from stackdef.catalog.gpus import GPU_TYPES
 from stackdef.catalog.models import ModelArch, lookup
 from stackdef.catalog.prices import TARGET_CLOUD, Instance, PriceCatalog
 from stackdef.cost import HOURS_PER_MONTH, CpuLoad, GpuPricing, ServiceBill, money, pod_size
@@ -154,7 +153,6 @@ def _names(svc_name: str, mode: Mode) -> dict[str, str]:
         "network_policy": k8s_name("NetworkPolicy", svc_name),
         "model_cache": k8s_name("PersistentVolumeClaim", svc_name, "model-cache"),
         "code": k8s_name("ConfigMap", svc_name, "code"),
-        "service_account": k8s_name("ServiceAccount", svc_name),
     }
     if mode == "llm-cpu":
         names["deployment"] = k8s_name("Deployment", svc_name)
@@ -328,7 +326,7 @@ def _plan_llm(stack: Stack, i: int, svc: LLMService, catalog: PriceCatalog, out:
             cpu, mem = svc.worker.cpu, svc.worker.memory
             return _Plan(gpu, gpus or 1, (gpus or 1) // pp, pp, Sizing(), cpu, mem)
         inst = min(candidates, key=lambda c: (c.usd_per_hour, c.instance_type))
-        chosen = Option(inst, gpus or 1, fit(_placeholder_workload(), inst.gpu or "L4", gpus or 1))
+        chosen = Option(inst, gpus or 1, None)
         ranked = [chosen]
     share_cpu, share_mem = worker_share(chosen)
     if "worker" in svc.model_fields_set:
@@ -349,17 +347,12 @@ def _plan_llm(stack: Stack, i: int, svc: LLMService, catalog: PriceCatalog, out:
     g = chosen.gpus_per_replica
     sizing = Sizing(
         arch=arch,
-        fit=chosen.fit if arch is not None else None,
+        fit=chosen.fit,
         instance=chosen.instance,
         replicas_per_node=chosen.replicas_per_node,
         runner_ups=tuple(ranked[1:4]),
     )
     return _Plan(chosen.instance.gpu, g, g // pp, pp, sizing, cpu, mem)
-
-
-def _placeholder_workload() -> Workload:
-    arch = ModelArch(name="unknown", params=1, layers=1, hidden_size=1, attention_heads=1, kv_heads=1, head_dim=1, max_context=16)
-    return Workload(arch, "auto", None, None, None, 0.9)
 
 
 def _bill(stack: Stack, catalog: PriceCatalog, sizing: Sizing, cpu_load: CpuLoad) -> ServiceBill | None:
@@ -635,8 +628,6 @@ def resolve(
                     "roll out off-peak; budget the overlap",
                 )
             )
-    gpu_known = {s.gpu_type for s in services if s.gpu_type}
-    assert gpu_known <= set(GPU_TYPES)
     return ResolvedStack(
         stack=stack,
         namespace=stack.resolved_namespace,

@@ -164,7 +164,8 @@ class Option:
 
     instance: Instance
     gpus_per_replica: int
-    fit: Fit
+    #: None when the model's architecture is unknown (no fit check possible).
+    fit: Fit | None
 
     @property
     def replicas_per_node(self) -> int:

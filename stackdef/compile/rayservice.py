@@ -26,7 +26,6 @@ from stackdef.compile.common import (
     secret_env,
     shm_volume,
 )
-from stackdef.naming import k8s_name
 from stackdef.resolve import HEAD_CPU, HEAD_MEMORY, LLM_HEAD_RAY_CPUS, ResolvedService, ResolvedStack, WorkerGroup
 from stackdef.spec.models import LLMService, LocalCode, ModelService, RemoteCode
 from stackdef.versions import RAY_VERSION
@@ -342,4 +341,4 @@ def serve_config_of(doc: dict[str, Any]) -> dict[str, Any]:
     return yaml.safe_load(doc["spec"]["serveConfigV2"])
 
 
-__all__ = ["rayservice", "code_configmap", "llm_serve_config", "model_serve_config", "engine_kwargs", "k8s_name"]
+__all__ = ["rayservice", "code_configmap", "llm_serve_config", "model_serve_config", "engine_kwargs"]

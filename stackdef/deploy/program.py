@@ -63,6 +63,8 @@ def key_figures(built: Built) -> dict[str, Any]:
         "services": len(plan["services"]),
         "resources": len(plan["resources"]),
         "max_gpus": sum(s["replicas"]["max"] * s["gpu"]["per_replica"] for s in plan["services"] if s["gpu"]),
+        "baseline_monthly_usd": plan["cost"]["baseline_monthly_usd"],
+        "ceiling_monthly_usd": plan["cost"]["ceiling_monthly_usd"],
     }
 
 

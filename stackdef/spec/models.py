@@ -359,7 +359,11 @@ class Pricing(_Base):
 
 
 class WorkerSize(_Base):
-    """CPU and memory of one Ray worker pod (one replica per pod)."""
+    """CPU and memory of one Ray worker pod (one replica per pod).
+
+    On priced targets, leave it unset: stackdef gives each replica its share of
+    the chosen instance. Set, it must fit that share.
+    """
 
     cpu: Quantity = Field("8", description="CPU request and limit.")
     memory: Quantity = Field("32Gi", description="Memory request and limit.")
