@@ -82,6 +82,7 @@ def validate(
     spec: str = _SPEC,
     format: ValidateFormat = typer.Option(ValidateFormat.text, "--format", "-f", help="text or json."),
     prices: Path | None = _PRICES,
+    deep: bool = typer.Option(False, "--deep", help="Also run Ray's own validators on every compiled Serve config (needs stackdef[ray])."),
 ) -> None:
     """Check a spec completely (types, references, GPU fit, budgets, names) without deploying anything."""
 
@@ -89,9 +90,23 @@ def validate(
         from stackdef.errors import Issue, SpecError
         from stackdef.pipeline import build
 
+        def checked() -> Any:
+            built = build(spec, prices)
+            if deep:
+                from stackdef import deep as deep_mod
+                from stackdef.errors import UsageError
+
+                if not deep_mod.ray_available():
+                    raise UsageError("--deep needs Ray's validators: pip install 'stackdef[ray]'")
+                index = {rs.names.get("rayservice"): rs.index for rs in built.compiled.resolved.services}
+                problems = deep_mod.deep_issues(built.compiled.objects(), index)
+                if problems:
+                    raise SpecError(built.loaded.source, [Issue(path, text) for path, text in problems])
+            return built
+
         if format is ValidateFormat.json:
             try:
-                built = build(spec, prices)
+                built = checked()
             except SpecError as exc:
                 doc = {"valid": False, "source": exc.source, "errors": [i.to_dict() for i in exc.issues], "warnings": []}
                 print(json.dumps(doc, indent=2))
@@ -99,11 +114,16 @@ def validate(
             doc = {"valid": True, "source": built.loaded.source, "errors": [], "warnings": built.plan["warnings"]}
             print(json.dumps(doc, indent=2))
             return 0
-        built = build(spec, prices)
+        built = checked()
         loaded = built.loaded
         _warn_lines(loaded.source, [Issue(**w) for w in built.plan["warnings"]])
         n = len(loaded.stack.services)
-        print(f"{loaded.source}: valid (stack {loaded.stack.name!r}, {n} service{'s' if n != 1 else ''}, target {loaded.stack.target.type})")
+        extra = ""
+        if deep:
+            from stackdef.versions import RAY_VERSION
+
+            extra = f"; Ray {RAY_VERSION} validators passed"
+        print(f"{loaded.source}: valid (stack {loaded.stack.name!r}, {n} service{'s' if n != 1 else ''}, target {loaded.stack.target.type}{extra})")
         return 0
 
     _run(body)

@@ -1,4 +1,4 @@
-"""Self-tests of the Ray test tooling: tests/ray_validate.py and tests/ray_harness.py.
+"""Self-tests of the Ray tooling: stackdef/deep.py (deep validation) and tests/ray_harness.py.
 
 (a) ``validate_serve_config`` / ``validate_rayservice`` against Ray 2.56.0's models,
     including the holes in ServeDeploySchema that the extra layers close;
@@ -22,7 +22,7 @@ import pytest
 import yaml
 
 from tests.ray_harness import HarnessError, ServeHarness, http_request, marked_pids
-from tests.ray_validate import validate_rayservice, validate_serve_config
+from stackdef.deep import validate_rayservice, validate_serve_config
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -18,7 +18,7 @@ from stackdef.loader import validate_stack
 from stackdef.pipeline import build
 from stackdef.resolve import resolve
 from stackdef.versions import RAY_VERSION
-from tests.ray_validate import validate_rayservice, validate_serve_config
+from stackdef.deep import validate_rayservice, validate_serve_config
 from tests.strategies import valid_stacks
 from tests.util import BLUEPRINTS, spec
 
@@ -73,3 +73,31 @@ def test_generated_stacks_serve_configs_are_valid(data: dict[str, Any]) -> None:
         return
     for doc in rayservices(compile_stack(resolved).objects()):
         assert validate_rayservice(doc) == []
+
+
+def test_deep_validation_maps_ray_errors_to_the_service() -> None:
+    from stackdef.deep import deep_issues
+
+    objs = build(BLUEPRINTS["reference-eks"]).compiled.objects()
+    assert deep_issues(objs, {"chat": 0, "sentiment": 1}) == []
+    chat = next(o for o in objs if o["kind"] == "RayService" and o["metadata"]["name"] == "chat")
+    cfg = yaml.safe_load(chat["spec"]["serveConfigV2"])
+    cfg["applications"][0]["args"]["llm_configs"][0]["deployment_config"]["autoscaling_config"]["max_replicas"] = -1
+    broken = dict(chat, spec=dict(chat["spec"], serveConfigV2=yaml.safe_dump(cfg)))
+    problems = deep_issues([broken], {"chat": 0})
+    assert problems and all(path == "services[0]" for path, _ in problems)
+    assert any("Ray rejects the compiled serveConfigV2" in text and "max_replicas" in text for _, text in problems)
+
+
+def test_validate_deep_cli(monkeypatch) -> None:
+    from typer.testing import CliRunner
+
+    import stackdef.deep
+    from stackdef.cli import app
+
+    ok = CliRunner().invoke(app, ["validate", BLUEPRINTS["reference-eks"], "--deep"])
+    assert ok.exit_code == 0 and "Ray 2.56.0 validators passed" in ok.stdout
+    monkeypatch.setattr(stackdef.deep, "ray_available", lambda: False)
+    missing = CliRunner().invoke(app, ["validate", BLUEPRINTS["reference-eks"], "--deep"])
+    assert missing.exit_code == 2
+    assert "--deep needs Ray's validators: pip install 'stackdef[ray]'" in missing.output

@@ -1,4 +1,7 @@
-"""Offline validation of Ray Serve configs (``serveConfigV2``) against Ray 2.56.0's own models.
+"""Deep validation (``stackdef validate --deep``): Ray Serve configs against Ray 2.56.0's own models.
+
+Opt-in because it imports Ray (~2 s; ``pip install 'stackdef[ray]'``); the
+test suite runs it on every compiled config.
 
 KubeRay does not validate ``serveConfigV2`` up front (it only ``yaml.Unmarshal``s it
 when it submits it to the dashboard), so a bad config shows up as a failing
@@ -470,3 +473,24 @@ def validate_rayservice(doc: dict) -> list[str]:
         if isinstance(env, dict)
     )
     return [f"{prefix} {e}" for e in validate_serve_config(cfg, direct_streaming=direct)]
+
+
+def ray_available() -> bool:
+    try:
+        import ray.serve  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def deep_issues(objects: list[dict[str, Any]], service_index: dict[str, int]) -> list[tuple[str, str]]:
+    """(field path, problem) for every RayService whose serveConfigV2 Ray rejects."""
+    out = []
+    for doc in objects:
+        if doc.get("kind") != "RayService":
+            continue
+        name = doc["metadata"]["name"]
+        where = f"services[{service_index[name]}]" if name in service_index else f"RayService/{name}"
+        for err in validate_rayservice(doc):
+            out.append((where, "Ray rejects the compiled serveConfigV2: " + err.split(": ", 1)[-1]))
+    return out
