@@ -102,7 +102,7 @@ def test_latest_tag_is_rejected() -> None:
     d = spec()
     d["services"][1]["image"] = "myorg/app:latest"
     (line,) = errors(d)
-    assert "services[1].image: image 'myorg/app:latest' uses ':latest' (pin a version tag or a digest)" in line
+    assert "services[1].image: image 'myorg/app:latest' uses the floating tag 'latest' (pin a version tag or a digest)" in line
     d["services"][1]["image"] = "myorg/app"
     assert "has no tag" in errors(d)[0]
 

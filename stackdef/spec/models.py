@@ -68,7 +68,7 @@ def _check_image(image: str) -> str:
             f"image {image!r} has no tag (pin a version tag or a digest, e.g. '{image}:1.2.3')"
         )
     if last.rsplit(":", 1)[1] == "latest":
-        raise ValueError(f"image {image!r} uses ':latest' (pin a version tag or a digest)")
+        raise ValueError(f"image {image!r} uses the floating tag 'latest' (pin a version tag or a digest)")
     return image
 
 
