@@ -194,3 +194,45 @@ def test_undeclared_secret_in_config_is_an_error() -> None:
 def test_plaintext_secrets_config_is_refused() -> None:
     with pytest.raises(Exception, match="stored in plain text"):
         run_program(BLUEPRINTS["reference-kind"], {"stackdef:secrets": json.dumps({"hf-token": {"token": "x"}})})
+
+
+def test_program_refuses_targets_that_declare_no_deploy() -> None:
+    from stackdef.deploy.program import program
+
+    pulumi.runtime.set_mocks(Echo(), project="stackdef", stack="test", preview=True)
+    with pytest.raises(pulumi.RunError, match="creating eks clusters comes in a later stackdef release"):
+        program(BLUEPRINTS["reference-eks"])
+
+
+def test_program_connects_to_an_existing_kind_cluster(tmp_path, monkeypatch) -> None:
+    from stackdef.deploy.program import program
+
+    fake = tmp_path / "kind"
+    fake.write_text(
+        "#!/bin/sh\n"
+        'case "$1 $2" in\n'
+        '  "get clusters") echo stackdef ;;\n'
+        '  "get kubeconfig") printf "apiVersion: v1\\nkind: Config\\ncurrent-context: kind-stackdef\\n" ;;\n'
+        "  *) exit 3 ;;\n"
+        "esac\n"
+    )
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path}:{__import__('os').environ['PATH']}")
+    monitor = RecordingMonitor(Echo())
+    pulumi.runtime.set_mocks(Echo(), project="stackdef", stack="test", preview=True, monitor=monitor)
+    pulumi.runtime.set_all_config({}, [])
+
+    @pulumi.runtime.test
+    def run() -> Any:
+        stack = program(BLUEPRINTS["reference-kind"])
+        return pulumi.Output.all(*stack.endpoints.values())
+
+    run()
+    (provider,) = [r for r in monitor.requests if r.type == "pulumi:providers:kubernetes"]
+    inputs = rpc.deserialize_properties(provider.object)
+    assert inputs["context"] == "kind-stackdef"
+    assert "current-context: kind-stackdef" in inputs["kubeconfig"]
+    # Every Kubernetes resource goes through that provider.
+    k8s = [r for r in monitor.requests if r.custom and r.type.startswith("kubernetes:")]
+    provider_ref = next(urn for urn in monitor.resources if urn.endswith("pulumi:providers:kubernetes::k8s")) + "::k8s-id"
+    assert k8s and {r.provider for r in k8s} == {provider_ref}
