@@ -16,6 +16,7 @@ resolve and compile stay pure.
 from __future__ import annotations
 
 import difflib
+import functools
 import importlib
 import importlib.util
 import json
@@ -61,7 +62,8 @@ _TAGS = {
 }
 
 
-def _field_names() -> set[str]:
+@functools.lru_cache(maxsize=1)
+def _field_names() -> frozenset[str]:
     names: set[str] = set()
 
     def walk(model: Any) -> None:
@@ -74,7 +76,7 @@ def _field_names() -> set[str]:
 
     seen: set[Any] = set()
     walk(Stack)
-    return names
+    return frozenset(names)
 
 
 def _submodels(annotation: Any) -> list[Any]:
@@ -242,9 +244,17 @@ def _import_module(modname: str, source: str) -> Any:
         ) from None
 
 
+def split_file_attr(spec: str) -> tuple[str, str]:
+    """``path/file.py:attr`` → (``path/file.py``, ``attr``); any other SPEC → (spec, "")."""
+    if re.match(r"^[^:]+\.py:\w+$", spec):
+        path_part, _, attr = spec.partition(":")
+        return path_part, attr
+    return spec, ""
+
+
 def _raw_spec(spec: str) -> tuple[Any, str, Path]:
     """(object found, source label, base directory) for a SPEC string."""
-    path_part, _, attr = spec.partition(":") if re.match(r"^[^:]+\.py:\w+$", spec) else (spec, "", "")
+    path_part, attr = split_file_attr(spec)
     p = Path(path_part)
     if p.is_dir():
         for candidate in ("stack.py", "stack.yaml", "stack.yml", "stack.json"):

@@ -22,7 +22,17 @@ from stackdef.cost import HOURS_PER_MONTH, CpuLoad, GpuPricing, ServiceBill, mon
 from stackdef.errors import Issue, SpecError
 from stackdef.naming import k8s_name, label_value
 from stackdef.quantity import format_cpu, format_mib, parse_bytes
-from stackdef.sizing import Fit, Option, Workload, engine_rule_problems, fit, options, rank, worker_share
+from stackdef.sizing import (
+    Fit,
+    Option,
+    Workload,
+    cheapest_instance,
+    engine_rule_problems,
+    fit,
+    options,
+    rank,
+    worker_share,
+)
 from stackdef.spec.models import Budget, LLMService, ModelArchitecture, ModelService, RemoteCode, Stack
 from stackdef.versions import RAY_IMAGE, RAY_LLM_IMAGE, VLLM_CPU_IMAGE
 
@@ -321,11 +331,9 @@ def _plan_llm(stack: Stack, i: int, svc: LLMService, catalog: PriceCatalog, out:
         chosen = ranked[0]
     else:
         # Unknown architecture with an explicit GPU: cheapest instance with enough GPUs.
-        candidates = [inst for inst in instances if inst.gpu == gpu and inst.whole_gpus >= (gpus or 1)]
-        if not candidates:
-            cpu, mem = svc.worker.cpu, svc.worker.memory
-            return _Plan(gpu, gpus or 1, (gpus or 1) // pp, pp, Sizing(), cpu, mem)
-        inst = min(candidates, key=lambda c: (c.usd_per_hour, c.instance_type))
+        inst = cheapest_instance(instances, gpu, gpus or 1)
+        if inst is None:
+            return _Plan(gpu, gpus or 1, (gpus or 1) // pp, pp, Sizing(), svc.worker.cpu, svc.worker.memory)
         chosen = Option(inst, gpus or 1, None)
         ranked = [chosen]
     share_cpu, share_mem = worker_share(chosen)
@@ -368,6 +376,15 @@ def _bill(stack: Stack, catalog: PriceCatalog, sizing: Sizing, cpu_load: CpuLoad
     return ServiceBill(gpu, cpu_instance, cpu_load)
 
 
+def _identity(stack: Stack, svc: LLMService | ModelService, base: dict[str, str], component: str) -> tuple[int, dict[str, str], dict[str, str]]:
+    """(initial replicas, pod selector, labels) of a service."""
+    auto = svc.autoscaling
+    initial = auto.initial_replicas if auto.initial_replicas is not None else auto.min_replicas
+    selector = {"stackdef.dev/stack": label_value(stack.name), "stackdef.dev/service": svc.name}
+    labels = {**base, "app.kubernetes.io/name": svc.name, "app.kubernetes.io/component": component, **selector}
+    return initial, selector, labels
+
+
 def _head_load() -> CpuLoad:
     cpu, mem = pod_size(HEAD_CPU, HEAD_MEMORY)
     return CpuLoad(cpu, mem)
@@ -377,9 +394,7 @@ def _resolve_llm(
     stack: Stack, i: int, svc: LLMService, base: dict[str, str], catalog: PriceCatalog, out: _Collector
 ) -> ResolvedService | None:
     auto = svc.autoscaling
-    initial = auto.initial_replicas if auto.initial_replicas is not None else auto.min_replicas
-    selector = {"stackdef.dev/stack": label_value(stack.name), "stackdef.dev/service": svc.name}
-    labels = {**base, "app.kubernetes.io/name": svc.name, "app.kubernetes.io/component": "llm", **selector}
+    initial, selector, labels = _identity(stack, svc, base, "llm")
     if stack.target.type == "kind":
         notes = ["kind CPU profile: plain vLLM CPU Deployment, 1 replica, model " + svc.cpu_profile.source]
         if auto.min_replicas == 0 or auto.max_replicas > 1:
@@ -450,9 +465,7 @@ def _resolve_model(
     catalog: PriceCatalog,
 ) -> ResolvedService:
     auto = svc.autoscaling
-    initial = auto.initial_replicas if auto.initial_replicas is not None else auto.min_replicas
-    selector = {"stackdef.dev/stack": label_value(stack.name), "stackdef.dev/service": svc.name}
-    labels = {**base, "app.kubernetes.io/name": svc.name, "app.kubernetes.io/component": "model", **selector}
+    initial, selector, labels = _identity(stack, svc, base, "model")
     res = svc.resources
     notes: list[str] = []
     gpu = res.accelerator
@@ -463,13 +476,11 @@ def _resolve_model(
     worker_cpu = format_cpu(max(1, math.ceil(res.cpu)))
     worker_mem = format_mib(parse_bytes(res.memory) + RAY_WORKER_OVERHEAD_BYTES)
     region = pricing_region(stack)
-    instance = None
-    if gpu is not None and region is not None:
-        fits = [x for x in catalog.gpu_instances(*region) if x.gpu == gpu and x.whole_gpus >= gpus]
-        instance = min(fits, key=lambda x: (x.usd_per_hour, x.instance_type)) if fits else None
+    instance = cheapest_instance(catalog.gpu_instances(*region), gpu, gpus) if gpu and region else None
     sizing = Sizing(instance=instance, replicas_per_node=(instance.whole_gpus // gpus) if instance else None)
     per_cpu, per_mem = (0.0, 0.0) if gpu else pod_size(worker_cpu, worker_mem)
-    sizing = replace(sizing, bill=_bill(stack, catalog, sizing, CpuLoad(*pod_size(HEAD_CPU, HEAD_MEMORY), per_cpu, per_mem)))
+    load = replace(_head_load(), per_replica_cpu=per_cpu, per_replica_memory_gib=per_mem)
+    sizing = replace(sizing, bill=_bill(stack, catalog, sizing, load))
     workers = WorkerGroup(
         name="gpu" if gpus else "cpu",
         min_workers=auto.min_replicas,

@@ -199,6 +199,12 @@ def worker_share(opt: Option) -> tuple[int, int]:
     return cpu, mem
 
 
+def cheapest_instance(instances: tuple[Instance, ...], gpu: str, gpus: int) -> Instance | None:
+    """Cheapest instance holding at least ``gpus`` whole GPUs of type ``gpu`` (no fit check)."""
+    candidates = [i for i in instances if i.gpu == gpu and i.whole_gpus >= gpus]
+    return min(candidates, key=lambda i: (i.usd_per_hour, i.instance_type)) if candidates else None
+
+
 def options(
     w: Workload,
     instances: tuple[Instance, ...],

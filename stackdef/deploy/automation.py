@@ -18,6 +18,7 @@ from typing import Literal
 
 import providers
 from stackdef.errors import UnsupportedError, UsageError, require_tool
+from stackdef.loader import split_file_attr
 from stackdef.pipeline import build
 
 Action = Literal["up", "preview", "destroy"]
@@ -36,9 +37,10 @@ def _project_dir(start: Path) -> Path:
 
 
 def _absolute_spec(spec: str) -> str:
-    path_part, sep, attr = spec.partition(":") if spec.count(":") == 1 and ".py:" in spec else (spec, "", "")
+    """The SPEC with its file or folder made absolute (the program may run elsewhere)."""
+    path_part, attr = split_file_attr(spec)
     p = Path(path_part)
-    return str(p.resolve()) + (sep + attr) if p.exists() else spec
+    return str(p.resolve()) + (f":{attr}" if attr else "") if p.exists() else spec
 
 
 def preflight(action: Action, spec: str) -> tuple[object, object]:
