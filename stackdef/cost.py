@@ -35,6 +35,14 @@ def allocatable_memory_gib(inst: Instance) -> float:
     return inst.ram_gib * (1 - NODE_RESERVED_MEMORY_FRACTION) - NODE_RESERVED_MEMORY_GIB
 
 
+def replicas_per_node(inst: Instance, gpus: int, cpu: float, memory_gib: float) -> int:
+    """GPU replicas one node holds: limited by its GPUs and by each pod's CPU and memory requests."""
+    by_gpu = inst.whole_gpus // gpus
+    by_cpu = int((inst.vcpu - NODE_RESERVED_CPU) // cpu)
+    by_mem = int(allocatable_memory_gib(inst) // memory_gib)
+    return max(0, min(by_gpu, by_cpu, by_mem))
+
+
 @dataclass(frozen=True)
 class GpuPricing:
     """How one service's GPU replicas are billed."""

@@ -18,7 +18,7 @@ from typing import Any, Literal
 import providers
 from stackdef.catalog.models import ModelArch, lookup
 from stackdef.catalog.prices import TARGET_CLOUD, Instance, PriceCatalog
-from stackdef.cost import HOURS_PER_MONTH, CpuLoad, GpuPricing, ServiceBill, money, pod_size
+from stackdef.cost import HOURS_PER_MONTH, CpuLoad, GpuPricing, ServiceBill, money, pod_size, replicas_per_node
 from stackdef.errors import Issue, SpecError
 from stackdef.naming import k8s_name, label_value
 from stackdef.quantity import format_cpu, format_mib, parse_bytes
@@ -476,9 +476,12 @@ def _resolve_model(
     worker_cpu = format_cpu(max(1, math.ceil(res.cpu)))
     worker_mem = format_mib(parse_bytes(res.memory) + RAY_WORKER_OVERHEAD_BYTES)
     region = pricing_region(stack)
-    instance = cheapest_instance(catalog.gpu_instances(*region), gpu, gpus) if gpu and region else None
-    sizing = Sizing(instance=instance, replicas_per_node=(instance.whole_gpus // gpus) if instance else None)
-    per_cpu, per_mem = (0.0, 0.0) if gpu else pod_size(worker_cpu, worker_mem)
+    pod_cpu, pod_mem = pod_size(worker_cpu, worker_mem)
+    instance = cheapest_instance(catalog.gpu_instances(*region), gpu, gpus, pod_cpu, pod_mem) if gpu and region else None
+    # The same packing rule as LLM replicas: GPUs and the pod's CPU/memory both bound it.
+    rpn = replicas_per_node(instance, gpus, pod_cpu, pod_mem) if instance else None
+    sizing = Sizing(instance=instance, replicas_per_node=rpn)
+    per_cpu, per_mem = (0.0, 0.0) if gpu else (pod_cpu, pod_mem)
     load = replace(_head_load(), per_replica_cpu=per_cpu, per_replica_memory_gib=per_mem)
     sizing = replace(sizing, bill=_bill(stack, catalog, sizing, load))
     workers = WorkerGroup(

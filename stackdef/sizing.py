@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from stackdef.catalog.gpus import GPU_TYPES
 from stackdef.catalog.models import ModelArch
 from stackdef.catalog.prices import Instance
-from stackdef.cost import NODE_RESERVED_CPU, GpuPricing, allocatable_memory_gib
+from stackdef.cost import NODE_RESERVED_CPU, GpuPricing, allocatable_memory_gib, replicas_per_node
 
 GIB = 2**30
 
@@ -169,10 +169,7 @@ class Option:
 
     @property
     def replicas_per_node(self) -> int:
-        by_gpu = self.instance.whole_gpus // self.gpus_per_replica
-        by_cpu = (self.instance.vcpu - NODE_RESERVED_CPU) // MIN_REPLICA_CPU
-        by_mem = int(allocatable_memory_gib(self.instance) // MIN_REPLICA_MEMORY_GIB)
-        return max(0, min(by_gpu, by_cpu, by_mem))
+        return replicas_per_node(self.instance, self.gpus_per_replica, MIN_REPLICA_CPU, MIN_REPLICA_MEMORY_GIB)
 
     @property
     def pricing(self) -> GpuPricing:
@@ -199,9 +196,15 @@ def worker_share(opt: Option) -> tuple[int, int]:
     return cpu, mem
 
 
-def cheapest_instance(instances: tuple[Instance, ...], gpu: str, gpus: int) -> Instance | None:
-    """Cheapest instance holding at least ``gpus`` whole GPUs of type ``gpu`` (no fit check)."""
-    candidates = [i for i in instances if i.gpu == gpu and i.whole_gpus >= gpus]
+def cheapest_instance(
+    instances: tuple[Instance, ...],
+    gpu: str,
+    gpus: int,
+    cpu: float = MIN_REPLICA_CPU,
+    memory_gib: float = MIN_REPLICA_MEMORY_GIB,
+) -> Instance | None:
+    """Cheapest instance that holds at least one replica of ``gpus`` × ``gpu`` and its pod (no fit check)."""
+    candidates = [i for i in instances if i.gpu == gpu and replicas_per_node(i, gpus, cpu, memory_gib) >= 1]
     return min(candidates, key=lambda i: (i.usd_per_hour, i.instance_type)) if candidates else None
 
 

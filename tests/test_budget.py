@@ -173,3 +173,19 @@ def test_fractional_gpu_instances_are_never_chosen() -> None:
     chat = resolved(d).services[0]
     assert chat.sizing.instance.whole_gpus >= 1
     assert chat.sizing.instance.instance_type == "Standard_NC24ads_A100_v4"
+
+
+def test_gpu_model_services_are_packed_by_the_same_rule() -> None:
+    # 1× L4 with 6 CPU and 20 Gi (+1 Gi Ray overhead) per replica: g6.xlarge (4 vCPU) cannot hold
+    # the pod, g6.2xlarge (8 vCPU → 7 allocatable, 32 GiB → 27.8) holds one; g6.12xlarge's
+    # 4 L4 would hold 4 by GPUs but only 7 by CPU (47 allocatable // 6) and 7 by memory, so 4.
+    d = stack()
+    d["services"][1]["resources"] = {"cpu": 6, "memory": "20Gi", "gpus": 1, "accelerator": "L4"}
+    model = resolved(d).services[1]
+    assert (model.sizing.instance.instance_type, model.sizing.replicas_per_node) == ("g6.2xlarge", 1)
+    from stackdef.catalog.prices import PriceCatalog
+    from stackdef.cost import replicas_per_node
+
+    g6_12 = next(i for i in PriceCatalog.default().instances if i.instance_type == "g6.12xlarge")
+    assert replicas_per_node(g6_12, 1, 6, 21) == 4
+    assert replicas_per_node(g6_12, 1, 16, 21) == 2  # CPU-bound: 47 // 16
