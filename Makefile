@@ -6,9 +6,14 @@ PYTHON ?= python3
 VENV ?= .venv
 PIP := $(VENV)/bin/python -m pip
 CONSTRAINTS := constraints.txt
-export STACKDEF_CRDS_DIR ?= $(abspath ../shared/crds)
+# CRD schemas the tests validate custom resources against, vendored in the repo.
+export STACKDEF_CRDS_DIR ?= $(abspath tests/crds)
 
-.PHONY: demo test install install-test bench golden
+.PHONY: demo test install install-test bench golden check-crds
+
+# Checked before any install, so a broken checkout fails in a second, not after minutes of pip.
+check-crds:
+	@test -f "$(STACKDEF_CRDS_DIR)/kuberay/ray.io_rayservices.yaml" || { echo "CRD schemas not found under STACKDEF_CRDS_DIR=$(STACKDEF_CRDS_DIR) (the repo vendors them in tests/crds)"; exit 1; }
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -19,12 +24,11 @@ install: $(VENV)/bin/python
 demo: install
 	$(VENV)/bin/stackdef plan blueprints/reference
 
-install-test: $(VENV)/bin/python
+install-test: check-crds $(VENV)/bin/python
 	$(PIP) install -q -c $(CONSTRAINTS) -e ".[test,deploy,ray]"
 	bash .ci/setup-vllm-venv.sh > .vllm-venv-python.tmp && tail -n 1 .vllm-venv-python.tmp > .vllm-venv-python && rm -f .vllm-venv-python.tmp
 
-test: install-test
-	@test -d "$(STACKDEF_CRDS_DIR)" || { echo "CRD bundle not found at STACKDEF_CRDS_DIR=$(STACKDEF_CRDS_DIR)"; exit 1; }
+test: check-crds install-test
 	STACKDEF_VLLM_PYTHON="$$(cat .vllm-venv-python)" $(VENV)/bin/python -m pytest -q
 
 golden: install-test

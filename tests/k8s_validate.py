@@ -779,14 +779,13 @@ def _crd_index_for(path: str) -> CRDIndex:
     return CRDIndex(Path(path))
 
 
+#: The CRD schemas the tests validate against, vendored with their sources (tests/crds/README.md).
+VENDORED_CRDS = Path(__file__).resolve().parent / "crds"
+
+
 def load_crd_index(crds_dir: str | os.PathLike | None = None) -> CRDIndex:
-    """CRD index for ``crds_dir`` or ``$STACKDEF_CRDS_DIR``; loud error if absent."""
-    raw = crds_dir if crds_dir is not None else os.environ.get(CRDS_ENV_VAR)
-    if not raw:
-        raise CRDBundleError(
-            f"${CRDS_ENV_VAR} is not set: it must point at the CRD bundle directory "
-            f"(kuberay/, prometheus-operator/, keda/, gateway-api/), e.g. "
-            f"{CRDS_ENV_VAR}=../shared/crds. Custom resources cannot be validated without it.")
+    """CRD index for ``crds_dir``, else ``$STACKDEF_CRDS_DIR``, else the vendored ``tests/crds``; loud error if absent."""
+    raw = crds_dir if crds_dir is not None else (os.environ.get(CRDS_ENV_VAR) or str(VENDORED_CRDS))
     p = Path(raw).expanduser().resolve()
     if not p.is_dir():
         raise CRDBundleError(
@@ -1151,7 +1150,7 @@ def _builtin_semantic_errors(doc: dict, group: str) -> list[str]:
 # [kuberay] KubeRay v1.7.0 runtime validation (ray-operator/controllers/ray/utils/
 # validation.go, called from rayservice_controller.go; failures become Warning
 # events InvalidRayServiceMetadata / InvalidRayServiceSpec). See
-# shared/REFERENCES.md §1 "Runtime validation".
+# KubeRay v1.7.0 ray-operator/controllers/ray/utils/validation.go ("Runtime validation").
 # --------------------------------------------------------------------------- #
 MAX_RAYSERVICE_NAME_LENGTH = 47  # KR@v1.7.0 utils/constant.go: 53 - 6
 _UPGRADE_TYPES = ("NewClusterWithIncrementalUpgrade", "NewCluster", "None")

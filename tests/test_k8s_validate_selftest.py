@@ -1,7 +1,7 @@
 """Self-tests for tests/k8s_validate.py: the validator must accept good manifests
 and reject bad ones (it must not be a rubber stamp).
 
-Custom-resource tests need $STACKDEF_CRDS_DIR (CI: ../shared/crds); without it
+Custom-resource tests use the vendored tests/crds (or $STACKDEF_CRDS_DIR); without it
 they fail loudly with CRDBundleError by design.
 """
 from __future__ import annotations
@@ -15,6 +15,7 @@ import pytest
 from tests import k8s_validate as kv
 from tests.k8s_validate import (
     CRDS_ENV_VAR,
+    VENDORED_CRDS,
     K8S_VERSION,
     CRDBundleError,
     kuberay_runtime_errors,
@@ -539,14 +540,14 @@ def test_kuberay_autoscaling_v2_allows_idle_timeout_and_missing_min_max():
 # --------------------------------------------------------------------------- #
 # CRD bundle location: loud failure
 # --------------------------------------------------------------------------- #
-def test_unset_crds_env_var_is_a_loud_error(monkeypatch):
+def test_unset_crds_env_var_uses_the_vendored_schemas(monkeypatch):
     monkeypatch.delenv(CRDS_ENV_VAR, raising=False)
-    with pytest.raises(CRDBundleError, match=CRDS_ENV_VAR):
-        load_crd_index()
-    with pytest.raises(CRDBundleError, match=CRDS_ENV_VAR):
-        validate_manifest(rayservice())
-    # built-in kinds do not need the bundle
-    assert validate_manifest(deployment()) == []
+    # A fresh clone needs nothing beside it: the schemas ship in tests/crds.
+    assert load_crd_index().dir == VENDORED_CRDS
+    assert validate_manifest(rayservice()) == []
+    broken = rayservice()
+    broken["spec"]["bogus"] = 1
+    assert validate_manifest(broken) != []
 
 
 def test_missing_or_empty_crds_dir_is_a_loud_error(monkeypatch, tmp_path):
