@@ -1,13 +1,16 @@
 """Azure AKS. GPU nodes show the label ``accelerator=nvidia`` (not per GPU
 model) and the docs' convention taints them ``sku=gpu:NoSchedule``
 (azure-aks-docs ``use-nvidia-gpu.md``). To tell GPU models apart, set
-``target.gpu_nodes`` (e.g. a node-pool label)."""
+``target.gpu_nodes`` (e.g. a node-pool label).
+
+Storage: AKS ships ``managed-csi`` (Azure Disk, ReadWriteOnce) and
+``azurefile-csi`` (Azure Files, ReadWriteMany) with every cluster."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from providers.base import NodePlacement, placement_from_gpu_nodes
+from providers.base import NodePlacement, StorageClassChoice, StorageDefaults, placement_from_gpu_nodes
 from providers.cloud import CloudProvider, cloud_capabilities
 from stackdef.spec.models import GpuNodes, Toleration
 
@@ -25,6 +28,10 @@ class AksProvider(CloudProvider):
     name = "aks"
     capabilities = cloud_capabilities("aks")
     control_plane = ("AKS Free tier control plane", 0.0)
+    storage = StorageDefaults(
+        read_write_once=StorageClassChoice("managed-csi", builtin=True),
+        read_write_many=StorageClassChoice("azurefile-csi", builtin=True),
+    )
 
     def gpu_placement(self, target: Any, gpu: str) -> NodePlacement:
         return placement_from_gpu_nodes(target.gpu_nodes or DEFAULT_GPU_NODES, gpu, {})

@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from stackdef.errors import UsageError
+
 
 @dataclass(frozen=True)
 class Capabilities:
@@ -34,12 +36,41 @@ class Capabilities:
 
 
 @dataclass(frozen=True)
+class StorageClassChoice:
+    """The StorageClass a target uses for one access mode, and whether the platform ships it."""
+
+    #: None: the cluster's default StorageClass (no storageClassName).
+    name: str | None
+    #: True when every cluster of this target has it out of the box.
+    builtin: bool
+    #: What the cluster must provide when it is not built in (shown by `plan`).
+    needs: str = ""
+
+
+@dataclass(frozen=True)
+class StorageDefaults:
+    """Per access mode, the StorageClass model caches get unless the spec names one."""
+
+    read_write_once: StorageClassChoice
+    #: None when the target cannot offer ReadWriteMany volumes at all.
+    read_write_many: StorageClassChoice | None
+
+
+@dataclass(frozen=True)
 class ClusterConnection:
     """How the deploy edge reaches the cluster: kubeconfig (path or content) and context."""
 
     kubeconfig: str | None = None
     context: str | None = None
     description: str = ""
+
+
+class ClusterNotFound(UsageError):
+    """``connect(create=False)`` found no cluster to connect to."""
+
+    def __init__(self, what: str, hint: str):
+        self.what = what
+        super().__init__(f"{what} does not exist ({hint})")
 
 
 @dataclass(frozen=True)
@@ -53,6 +84,7 @@ class NodePlacement:
 class Provider(Protocol):
     name: str
     capabilities: Capabilities
+    storage: StorageDefaults
 
     def gpu_placement(self, target: Any, gpu: str) -> NodePlacement: ...
 

@@ -28,7 +28,7 @@ class CloudProvider:
 
     name: str
     capabilities: Capabilities
-    #: (label, USD per cluster-hour) — shared/REFERENCES.md §6.
+    #: (label, USD per cluster-hour): EKS and GKE $0.10/h (AWS EKS pricing, GKE pricing pages); AKS Free tier $0.
     control_plane: tuple[str, float]
     #: CPU nodes always running for kube-system, the operators and DaemonSets.
     system_nodes: int = 1

@@ -1,25 +1,41 @@
-"""Amazon EKS. GPU nodes are found by Karpenter's well-known label
-``karpenter.k8s.aws/instance-gpu-name`` (aws/karpenter-provider-aws
-``pkg/apis/v1/labels.go``); EKS adds no GPU taint by itself, so the
-``nvidia.com/gpu`` toleration is harmless where node groups are untainted and
-needed where the docs' recipe taints them."""
+"""Amazon EKS.
+
+GPU workers are placed by instance type alone (``node.kubernetes.io/instance-type``,
+which the kubelet sets on every node, whether it comes from a managed node
+group, Karpenter or self-managed groups): Karpenter's
+``karpenter.k8s.aws/instance-gpu-name`` exists only on Karpenter nodes and
+``nvidia.com/gpu.product`` only where the GPU operator runs GPU Feature
+Discovery. EKS adds no GPU taint by itself, so the ``nvidia.com/gpu``
+toleration is harmless where node groups are untainted and needed where the
+docs' recipe taints them.
+
+Storage: EKS ≥ 1.30 ships no default StorageClass, and EBS volumes are
+ReadWriteOnce, so a shared model cache needs the EFS CSI driver and a class
+(AWS's examples call it ``efs-sc``)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from providers.base import NodePlacement, placement_from_gpu_nodes
+from providers.base import NodePlacement, StorageClassChoice, StorageDefaults, placement_from_gpu_nodes
 from providers.cloud import CloudProvider, cloud_capabilities
-from stackdef.catalog.gpus import GPU_TYPES
 from stackdef.spec.models import GpuNodes
 
-DEFAULT_GPU_NODES = GpuNodes(label_key="karpenter.k8s.aws/instance-gpu-name")
+DEFAULT_GPU_NODES = GpuNodes(label_key=None)
 
 
 class EksProvider(CloudProvider):
     name = "eks"
     capabilities = cloud_capabilities("eks")
     control_plane = ("EKS control plane, standard support", 0.10)
+    storage = StorageDefaults(
+        read_write_once=StorageClassChoice(
+            "ebs-sc", builtin=False, needs="the EBS CSI driver add-on and a StorageClass named ebs-sc (EKS ships no default class)"
+        ),
+        read_write_many=StorageClassChoice(
+            "efs-sc", builtin=False, needs="the EFS CSI driver add-on and a StorageClass named efs-sc (EBS cannot do ReadWriteMany)"
+        ),
+    )
 
     def gpu_placement(self, target: Any, gpu: str) -> NodePlacement:
-        return placement_from_gpu_nodes(target.gpu_nodes or DEFAULT_GPU_NODES, gpu, {n: g.eks for n, g in GPU_TYPES.items()})
+        return placement_from_gpu_nodes(target.gpu_nodes or DEFAULT_GPU_NODES, gpu, {})

@@ -6,7 +6,14 @@ import os
 from pathlib import Path
 from typing import Any
 
-from providers.base import Capabilities, ClusterConnection, NodePlacement, placement_from_gpu_nodes
+from providers.base import (
+    Capabilities,
+    ClusterConnection,
+    NodePlacement,
+    StorageClassChoice,
+    StorageDefaults,
+    placement_from_gpu_nodes,
+)
 from stackdef.catalog.gpus import GPU_TYPES
 from stackdef.errors import UsageError
 
@@ -19,6 +26,15 @@ class ExistingProvider:
         rwx_storage=True,
         scale_to_zero=True,
         notes=("the cluster must already run the NVIDIA device plugin on its GPU nodes",),
+    )
+
+    storage = StorageDefaults(
+        read_write_once=StorageClassChoice(None, builtin=False, needs="a default StorageClass (set model_cache.storage_class to name one)"),
+        read_write_many=StorageClassChoice(
+            None,
+            builtin=False,
+            needs="a default StorageClass that supports ReadWriteMany (set model_cache.storage_class to name one)",
+        ),
     )
 
     def gpu_placement(self, target: Any, gpu: str) -> NodePlacement:

@@ -1,12 +1,16 @@
 """Google GKE Standard. GPU nodes carry ``cloud.google.com/gke-accelerator``;
 GKE taints them ``nvidia.com/gpu=present:NoSchedule`` when the cluster also has
-CPU pools (GKE "Run GPUs in Standard node pools")."""
+CPU pools (GKE "Run GPUs in Standard node pools").
+
+Storage: ``standard-rwo`` (Persistent Disk) is built in; ReadWriteMany needs
+the Filestore CSI driver enabled, which creates ``standard-rwx`` (Filestore
+Basic HDD instances start at 1 TiB)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from providers.base import NodePlacement, placement_from_gpu_nodes
+from providers.base import NodePlacement, StorageClassChoice, StorageDefaults, placement_from_gpu_nodes
 from providers.cloud import CloudProvider, cloud_capabilities
 from stackdef.catalog.gpus import GPU_TYPES
 from stackdef.spec.models import GpuNodes
@@ -18,6 +22,14 @@ class GkeProvider(CloudProvider):
     name = "gke"
     capabilities = cloud_capabilities("gke")
     control_plane = ("GKE cluster management fee (free-tier credit not applied)", 0.10)
+    storage = StorageDefaults(
+        read_write_once=StorageClassChoice("standard-rwo", builtin=True),
+        read_write_many=StorageClassChoice(
+            "standard-rwx",
+            builtin=False,
+            needs="the Filestore CSI driver enabled on the cluster (it creates standard-rwx; a Filestore Basic HDD instance is at least 1 TiB)",
+        ),
+    )
 
     def gpu_placement(self, target: Any, gpu: str) -> NodePlacement:
         return placement_from_gpu_nodes(target.gpu_nodes or DEFAULT_GPU_NODES, gpu, {n: g.gke for n, g in GPU_TYPES.items()})

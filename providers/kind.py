@@ -7,11 +7,16 @@ is compiled with the CPU profile (see README "kind CPU profile").
 
 from __future__ import annotations
 
+import json
+import os
+import shutil
 import subprocess
+import tempfile
 from typing import Any
 
-from providers.base import Capabilities, ClusterConnection, NodePlacement
+from providers.base import Capabilities, ClusterConnection, ClusterNotFound, NodePlacement, StorageClassChoice, StorageDefaults
 from stackdef.errors import UsageError, require_tool
+from stackdef.quantity import parse_quantity
 
 KIND_INSTALL = "https://kind.sigs.k8s.io/docs/user/quick-start/#installation (kind also needs Docker or Podman)"
 
@@ -38,8 +43,64 @@ def _kind(*args: str, stdin: str | None = None, timeout: int = 600) -> str:
     return proc.stdout
 
 
+def _run_json(argv: list[str], timeout: int = 60) -> Any | None:
+    try:
+        proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    if proc.returncode != 0:
+        return None
+    try:
+        return json.loads(proc.stdout)
+    except json.JSONDecodeError:
+        return None
+
+
+def node_capacity(connection: ClusterConnection) -> tuple[float, float, str] | None:
+    """(allocatable CPUs, GiB, where it was read) of the kind cluster's nodes.
+
+    Asks the cluster (``kubectl get nodes``) when kubectl is installed, else
+    the container engine kind runs on (``docker info`` / ``podman info``),
+    whose CPUs and memory bound every kind node. None when neither answers.
+    """
+    kubectl = shutil.which("kubectl")
+    if kubectl and connection.kubeconfig:
+        with tempfile.TemporaryDirectory(prefix="stackdef-kube-") as tmp:
+            path = os.path.join(tmp, "config")
+            with open(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600), "w", encoding="utf-8") as f:
+                f.write(connection.kubeconfig)
+            argv = [kubectl, "--kubeconfig", path, "get", "nodes", "-o", "json"]
+            if connection.context:
+                argv[3:3] = ["--context", connection.context]
+            doc = _run_json(argv)
+        if doc and doc.get("items"):
+            try:
+                cpu = sum(parse_quantity(n["status"]["allocatable"]["cpu"]) for n in doc["items"])
+                mem = sum(parse_quantity(n["status"]["allocatable"]["memory"]) for n in doc["items"]) / 2**30
+            except (KeyError, TypeError, ValueError):
+                pass
+            else:
+                return cpu, mem, "node allocatable (kubectl)"
+    for engine in ("docker", "podman"):
+        exe = shutil.which(engine)
+        if exe is None:
+            continue
+        info = _run_json([exe, "info", "--format", "{{json .}}" if engine == "docker" else "json"])
+        if not info:
+            continue
+        host = info.get("host", info)
+        cpus = host.get("NCPU", host.get("cpus"))
+        mem = host.get("MemTotal", host.get("memTotal"))
+        if isinstance(cpus, (int, float)) and isinstance(mem, (int, float)) and cpus > 0 and mem > 0:
+            return float(cpus), mem / 2**30, f"{engine} info"
+    return None
+
+
 class KindProvider:
     name = "kind"
+    #: What kind's own pods request (API server, etcd, controller manager,
+    #: scheduler, CoreDNS ×2, kindnet, kube-proxy): about 0.95 CPU and 0.3 GiB.
+    system_reserved = (1.0, 1.0)
     capabilities = Capabilities(
         gpus=False,
         create_cluster=True,
@@ -51,6 +112,9 @@ class KindProvider:
         ),
     )
 
+    #: kind's default class "standard" is the local-path provisioner: ReadWriteOnce only.
+    storage = StorageDefaults(read_write_once=StorageClassChoice(None, builtin=True), read_write_many=None)
+
     def gpu_placement(self, target: Any, gpu: str) -> NodePlacement:
         raise ValueError("kind has no GPUs (stackdef compiles the CPU profile for kind)")
 
@@ -60,12 +124,32 @@ class KindProvider:
     def preflight(self) -> None:
         require_tool("kind", "the kind target", KIND_INSTALL)
 
+    def check_capacity(self, connection: ClusterConnection, requests: dict[str, Any]) -> str | None:
+        """Stop before deploying a stack whose pods cannot all start on this kind cluster.
+
+        Returns a note when the capacity could not be read (nothing stops then).
+        """
+        found = node_capacity(connection)
+        if found is None:
+            return "could not read the kind node's capacity (neither kubectl nor docker/podman answered); not checked"
+        cpu, mem, where = found
+        rc, rm = self.system_reserved
+        need_cpu, need_mem = requests["cpu"] + rc, requests["memory_gib"] + rm
+        if need_cpu > cpu + 1e-9 or need_mem > mem + 1e-9:
+            raise UsageError(
+                f"the kind cluster has {cpu:g} CPU / {mem:.1f} GiB ({where}), and the stack needs {need_cpu:g} CPU / "
+                f"{need_mem:.1f} GiB at min replicas ({requests['cpu']:g} CPU / {requests['memory_gib']:g} GiB of pods "
+                f"plus ~{rc:g} CPU / {rm:g} GiB for kind's own) (give Docker or Podman more CPUs and memory, or lower "
+                "cpu_profile and resources in the spec; `stackdef plan` shows the requests)"
+            )
+        return None
+
     def connect(self, target: Any, *, create: bool) -> ClusterConnection:
         name = target.cluster_name
         clusters = _kind("get", "clusters").split()
         if name not in clusters:
             if not create:
-                raise UsageError(f"kind cluster {name!r} does not exist (run `stackdef up` to create it)")
+                raise ClusterNotFound(f"kind cluster {name!r}", "run `stackdef up` to create it")
             _kind("create", "cluster", "--name", name, "--image", target.node_image, "--wait", "180s", "--config", "-", stdin=_CLUSTER_CONFIG)
         kubeconfig = _kind("get", "kubeconfig", "--name", name)
         return ClusterConnection(kubeconfig=kubeconfig, context=f"kind-{name}", description=f"kind cluster {name!r}")

@@ -8,6 +8,7 @@ in one line, never a traceback). Nothing is written when a command fails.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Callable
 from enum import Enum
@@ -23,6 +24,8 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    # Plain help text: rich markup would eat literal brackets such as `stackdef[ray]`.
+    rich_markup_mode=None,
 )
 
 
@@ -48,12 +51,33 @@ def _err(line: str) -> None:
     sys.stderr.write(line + "\n")
 
 
+#: Exit status of a process whose reader went away (128 + SIGPIPE), as Unix tools report it.
+EXIT_BROKEN_PIPE = 141
+
+
+def _quiet_broken_pipe() -> None:
+    """The reader closed the pipe (`stackdef plan | head -1`): stop quietly, as Unix tools do.
+
+    stdout is pointed at /dev/null so the interpreter's final flush cannot
+    raise again while shutting down.
+    """
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+
+
 def _run(fn: Callable[[], int | None]) -> None:
     """Run a command body, mapping stackdef errors to exit codes without tracebacks."""
     from stackdef.errors import SpecError, UsageError
 
     try:
         code = fn() or 0
+        sys.stdout.flush()  # surface a closed pipe here, not at interpreter exit
+    except BrokenPipeError:
+        _quiet_broken_pipe()
+        raise typer.Exit(EXIT_BROKEN_PIPE) from None
     except SpecError as exc:
         for line in exc.lines():
             _err(line)
@@ -70,6 +94,17 @@ def _run(fn: Callable[[], int | None]) -> None:
         _err(f"stackdef: internal error: {type(exc).__name__}: {exc} (please report this with the spec that caused it)")
         raise typer.Exit(3) from None
     raise typer.Exit(code)
+
+
+def _console() -> Any:
+    """A rich Console at the terminal's width that reports a closed pipe like print() does."""
+    from rich.console import Console
+
+    class _Console(Console):
+        def on_broken_pipe(self) -> None:  # rich would exit 1 here
+            raise BrokenPipeError
+
+    return _Console(soft_wrap=False)
 
 
 def _warn_lines(source: str, warnings: Any) -> None:
@@ -148,11 +183,9 @@ def plan(
 
             sys.stdout.write(plan_markdown(built.plan))
         else:
-            from rich.console import Console
-
             from stackdef.plan import print_plan_table
 
-            print_plan_table(built.plan, Console(width=160, soft_wrap=False))
+            print_plan_table(built.plan, _console())
         return 0
 
     _run(body)
@@ -161,8 +194,16 @@ def plan(
 @app.command()
 def render(
     spec: str = _SPEC,
-    out: Path = typer.Option(..., "--out", "-o", help="Output folder (created or replaced; never a folder with other files)."),
+    out: Path = typer.Option(
+        ..., "--out", "-o",
+        help="Output folder: created, or re-rendered in place (files stackdef did not write are kept).",
+    ),
     prices: Path | None = _PRICES,
+    force: bool = typer.Option(
+        False, "--force",
+        help="Also write into a folder holding another stack's render or files stackdef did not write "
+        "(those files are still kept, unless a rendered file has the same path).",
+    ),
 ) -> None:
     """Write every manifest (one YAML file per component, kubectl-applicable) and operator values files."""
 
@@ -172,11 +213,12 @@ def render(
 
         built = build(spec, prices)
         files = render_files(built.compiled, built.plan)
-        write_tree(files, out)
+        kept = write_tree(files, out, stack=built.compiled.resolved.stack.name, force=force)
         from stackdef.errors import Issue
 
         _warn_lines(built.loaded.source, [Issue(**w) for w in built.plan["warnings"]])
-        print(f"wrote {len(files)} files to {out}/ (apply order in {out}/README.md)")
+        also = f"; kept {len(kept)} file(s) stackdef did not write" if kept else ""
+        print(f"wrote {len(files)} files to {out}/ (apply order in {out}/README.md){also}")
         return 0
 
     _run(body)
@@ -202,11 +244,9 @@ def cost(
 
             sys.stdout.write(cost_markdown(built.plan))
         else:
-            from rich.console import Console
-
             from stackdef.plan import print_cost_table, print_sizing_table
 
-            console = Console(width=160, soft_wrap=False)
+            console = _console()
             print_sizing_table(built.plan, console)
             print_cost_table(built.plan, console)
         return 0
@@ -267,7 +307,8 @@ def preview(spec: str = _SPEC, stack: str = _STACK, backend: str | None = _BACKE
 
 @app.command()
 def destroy(spec: str = _SPEC, stack: str = _STACK, backend: str | None = _BACKEND) -> None:
-    """Delete everything the stack created (protected volumes stay until unprotected). Needs the pulumi CLI."""
+    """Delete everything the stack created except protected volumes (model caches), which are kept and
+    listed with the command that deletes them. Needs the pulumi CLI."""
     _deploy("destroy", spec, stack, backend)
 
 
@@ -276,6 +317,9 @@ def main() -> None:
         app()
     except SystemExit:
         raise
+    except BrokenPipeError:
+        _quiet_broken_pipe()
+        sys.exit(EXIT_BROKEN_PIPE)
     except Exception as exc:  # click/typer internals: still never a traceback
         _err(f"stackdef: internal error: {type(exc).__name__}: {exc}")
         sys.exit(3)

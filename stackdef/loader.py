@@ -345,16 +345,60 @@ def validate_stack(data: Any, source: str = "<stack>") -> Stack:
     return stack
 
 
-def read_prices(path: Path, source: str, field_path: str) -> tuple[Any, ...]:
-    """Rows of a user price CSV; problems name the file and row."""
+def read_prices(path: Path, label: str, source: str | None = None, field_path: str = "") -> tuple[Any, ...]:
+    """Rows of a user price CSV.
+
+    From the spec (``source`` and ``field_path`` given) a problem is a spec
+    error at that field; from ``--prices`` it is a usage error (exit 2). Either
+    way the message names the file, the row and the column.
+    """
     from stackdef.catalog.prices import PriceFileError, read_csv
 
-    if not path.is_file():
-        raise SpecError(source, [Issue(field_path, f"price file {str(path)!r} does not exist", "point it at a CSV")])
+    def fail(problem: str, fix: str) -> Exception:
+        if source is None:
+            return UsageError(f"--prices {problem} ({fix})")
+        return SpecError(source, [Issue(field_path, problem, fix)])
+
     try:
-        return tuple(read_csv(path))
-    except (PriceFileError, UnicodeDecodeError, OSError) as exc:
-        raise SpecError(source, [Issue(field_path, str(exc), "fix the CSV (columns as shared/gpu_prices.csv)")]) from None
+        if not path.is_file():
+            raise fail(f"{label}: no such file", "point it at a price CSV")
+        return tuple(read_csv(path, label))
+    except PriceFileError as exc:
+        raise fail(str(exc), "fix the CSV") from None
+    except UnicodeDecodeError:
+        raise fail(f"{label}: is not UTF-8 text", "save it as UTF-8 CSV") from None
+    except (OSError, ValueError) as exc:
+        raise fail(f"{label}: cannot read: {getattr(exc, 'strerror', None) or exc}", "check the path") from None
+
+
+def _drafted_spec(spec: str) -> Any:
+    """The stack data of a Python SPEC, with every model call recorded instead of validated.
+
+    Only used after a normal import raised a pydantic error, to report that
+    error at its full path. None when the spec does not yield a Draft this way
+    (it reads attributes of the models it builds, say).
+    """
+    from stackdef.spec.models import Draft, drafting
+
+    path_part, attr = split_file_attr(spec)
+    p = Path(path_part)
+    if p.is_dir():
+        p = next((p / c for c in ("stack.py",) if (p / c).is_file()), p)
+        attr = ""
+    try:
+        with drafting():
+            if p.suffix == ".py" and p.is_file():
+                module = _import_file(p, str(p))
+                obj = getattr(module, attr or "stack", None)
+            else:
+                m = re.fullmatch(r"([A-Za-z_][\w]*(?:\.[A-Za-z_]\w*)*):([A-Za-z_]\w*)", spec)
+                if not m:
+                    return None
+                sys.modules.pop(m.group(1), None)
+                obj = getattr(_import_module(m.group(1), spec), m.group(2), None)
+    except Exception:
+        return None
+    return obj.to_data() if isinstance(obj, Draft) and obj.model is Stack else None
 
 
 def load(spec: str) -> LoadedStack:
@@ -362,10 +406,13 @@ def load(spec: str) -> LoadedStack:
     try:
         raw, source, base = _raw_spec(spec)
     except ValidationError as err:  # a Python spec built an invalid model
+        data = _drafted_spec(spec)
+        if data is not None:
+            validate_stack(data, spec)  # raises with the full field paths
         raise SpecError(spec, issues_from_validation_error(err)) from None
     stack = validate_stack(raw, source)
     code = _read_local_code(stack, base, source)
     prices: tuple[Any, ...] = ()
     if stack.pricing.file:
-        prices = read_prices(base / stack.pricing.file, source, "pricing.file")
+        prices = read_prices(base / stack.pricing.file, stack.pricing.file, source, "pricing.file")
     return LoadedStack(stack=stack, source=source, warnings=tuple(stack_warnings(stack)), code=code, prices=prices)

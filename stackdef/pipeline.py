@@ -31,7 +31,7 @@ def build(spec: str | LoadedStack, prices_file: str | Path | None = None) -> Bui
     loaded = load(spec) if isinstance(spec, str) else spec
     extra = loaded.prices
     if prices_file is not None:
-        extra = extra + read_prices(Path(prices_file), str(prices_file), "--prices")
+        extra = extra + read_prices(Path(prices_file), str(prices_file))
     try:
         rst = resolve(loaded.stack, loaded.code, PriceCatalog.default(extra))
     except SpecError as exc:

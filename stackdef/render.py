@@ -54,24 +54,92 @@ def render_files(compiled: CompiledStack, plan: dict) -> dict[str, str]:
     files["README.md"] = render_template(
         "render-readme.md.j2", plan=plan, files=manifests, bootstrap=bootstrap, charts=charts, secrets=plan["secrets"], version=__version__
     )
-    files[MARKER] = f"stackdef {__version__}\nstack {rst.stack.name}\n"
+    files[MARKER] = _marker(rst.stack.name, list(files))
     return dict(sorted(files.items()))
 
 
-def write_tree(files: dict[str, str], out_dir: Path) -> None:
-    """Replace ``out_dir`` with exactly ``files``, atomically from the reader's view.
+def _marker(stack: str, paths: list[str]) -> str:
+    """The marker names the stack and every file stackdef wrote, so a re-render removes only those."""
+    return f"stackdef {__version__}\nstack {stack}\n" + "".join(f"file {p}\n" for p in sorted(paths))
 
-    Refuses to replace a non-empty folder that stackdef did not render
-    (no ``.stackdef-render`` marker), so user files are never deleted.
+
+def read_marker(out_dir: Path) -> tuple[str | None, set[str]] | None:
+    """(stack, files stackdef wrote) from a rendered folder's marker; None if there is no marker."""
+    path = out_dir / MARKER
+    if not path.is_file():
+        return None
+    stack: str | None = None
+    owned: set[str] = set()
+    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+        key, _, value = line.partition(" ")
+        if key == "stack":
+            stack = value
+        elif key == "file" and value and ".." not in Path(value).parts and not Path(value).is_absolute():
+            owned.add(value)
+    if not owned:  # marker of an older release: it listed nothing, so own what a render writes
+        owned = {p.relative_to(out_dir).as_posix() for p in out_dir.rglob("*") if _rendered_name(p.relative_to(out_dir))}
+    return stack, owned | {MARKER}
+
+
+def _rendered_name(rel: Path) -> bool:
+    parts = rel.parts
+    if len(parts) == 1:
+        return parts[0] in ("README.md", MARKER) or (parts[0][:2].isdigit() and parts[0].endswith(".yaml"))
+    return len(parts) == 2 and parts[0] == "operators" and parts[1].endswith(".values.yaml")
+
+
+def _user_files(out_dir: Path, owned: set[str]) -> list[Path]:
+    """Everything under ``out_dir`` stackdef did not write (files and symlinks), relative paths."""
+    out = []
+    for p in sorted(out_dir.rglob("*")):
+        rel = p.relative_to(out_dir)
+        if (p.is_file() or p.is_symlink()) and rel.as_posix() not in owned:
+            out.append(rel)
+        elif p.is_dir() and not any(p.iterdir()):
+            out.append(rel)  # keep empty folders the user made
+    return out
+
+
+def write_tree(files: dict[str, str], out_dir: Path, *, stack: str, force: bool = False) -> list[str]:
+    """Render ``files`` into ``out_dir``, all or nothing; returns the user files kept.
+
+    Files stackdef wrote before (listed in the folder's ``.stackdef-render``
+    marker) are replaced or removed; every other file (a NOTES.md, a
+    kustomize/ folder) is kept untouched. A folder holding another stack's
+    render, a folder stackdef did not render, or a user file where a rendered
+    file must go is refused unless ``force``. The new folder is assembled aside
+    and swapped in, so a failure leaves ``out_dir`` exactly as it was.
     """
     out_dir = Path(out_dir)
-    if out_dir.exists():
+    files = {**files, MARKER: _marker(stack, [p for p in files if p != MARKER])}
+    keep: list[Path] = []
+    if out_dir.exists() or out_dir.is_symlink():
         if not out_dir.is_dir():
             raise UsageError(f"{out_dir}: exists and is not a folder (choose another -o)")
-        if any(out_dir.iterdir()) and not (out_dir / MARKER).is_file():
+        marker = read_marker(out_dir)
+        if marker is None:
+            if any(out_dir.iterdir()) and not force:
+                raise UsageError(
+                    f"{out_dir}: folder is not empty and was not rendered by stackdef "
+                    "(choose an empty or new folder, or --force to add the render beside its files)"
+                )
+            owned: set[str] = set()
+        else:
+            old_stack, owned = marker
+            if old_stack != stack and not force:
+                raise UsageError(
+                    f"{out_dir}: holds the render of stack {old_stack!r}, not {stack!r} "
+                    "(choose another folder, or --force to replace that render)"
+                )
+        keep = _user_files(out_dir, owned)
+        clash = sorted(rel.as_posix() for rel in keep if rel.as_posix() in files or any(
+            f.startswith(rel.as_posix() + "/") for f in files))
+        if clash and not force:
             raise UsageError(
-                f"{out_dir}: folder is not empty and was not rendered by stackdef (choose an empty or new folder)"
+                f"{out_dir}: {', '.join(clash[:3])} would be overwritten and stackdef did not write "
+                f"{'it' if len(clash) == 1 else 'them'} (move {'it' if len(clash) == 1 else 'them'}, or --force)"
             )
+        keep = [rel for rel in keep if rel.as_posix() not in clash]
     parent = out_dir.resolve().parent
     try:
         parent.mkdir(parents=True, exist_ok=True)
@@ -79,6 +147,15 @@ def write_tree(files: dict[str, str], out_dir: Path) -> None:
     except OSError as exc:
         raise UsageError(f"{out_dir}: cannot write here: {exc.strerror}") from None
     try:
+        for rel in keep:  # the user's own files travel into the new folder unchanged
+            src, dst = out_dir / rel, tmp / rel
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            if src.is_symlink():
+                os.symlink(os.readlink(src), dst)
+            elif src.is_dir():
+                dst.mkdir(exist_ok=True)
+            else:
+                shutil.copy2(src, dst)
         for rel, text in files.items():
             path = tmp / rel
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -94,3 +171,4 @@ def write_tree(files: dict[str, str], out_dir: Path) -> None:
     except OSError as exc:
         shutil.rmtree(tmp, ignore_errors=True)
         raise UsageError(f"{out_dir}: cannot write here: {exc.strerror}") from None
+    return [rel.as_posix() for rel in keep]

@@ -537,6 +537,8 @@ def _runner(spec_path: str) -> int:
                     for name, a in st.applications.items()
                 },
                 "elapsed_s": round(time.monotonic() - t0, 2),
+                # The node's dashboard agent, which serves the health endpoints KubeRay's probes use.
+                "agent_port": getattr(ray._private.worker.global_worker.node, "dashboard_agent_listen_port", None),
             }
         except Exception as e:  # noqa: BLE001
             doc = {"applications": {}, "status_error": repr(e)}

@@ -1,24 +1,31 @@
 """Budgets: cap gives the largest affordable max_replicas (never more); fail and warn behave;
 a budget below the baseline is an error under every policy.
 
-The reference stack on EKS (us-east-1) costs, per month of 730 h:
-  fixed   = EKS control plane $0.10/h + 1 system node m6i.2xlarge $0.384/h      = $353.32
-  chat    = head pod on 1 m6i.2xlarge ($280.32) + r × g6.xlarge $0.8048/h ($587.504 each)
-  sentiment = head + CPU replicas on 1 m6i.2xlarge ($280.32 for 1–3 replicas)
-so baseline (chat 0) = $913.96 and ceiling (chat 4) = $3,263.98.
+The reference stack on EKS (us-east-1) costs, per month of 730 h. CPU nodes are
+m6i.2xlarge ($0.384/h = $280.32/month; allocatable 8 − 1 = 7 CPU and 32 × 0.9 − 1 = 27.8 GiB):
+  fixed     = EKS control plane $0.10/h + 1 system node m6i.2xlarge                 = $353.32
+  chat      = head pod 4 CPU / 8 GiB + autoscaler 0.5 CPU / 0.5 GiB: 4.5 / 7 of a node = $180.21,
+              + r × g6.xlarge $0.8048/h ($587.504 each)
+  sentiment = head 2 CPU / 4 GiB + autoscaler + s replicas of 1 CPU / 3 GiB
+  operator  = 0.1 CPU / 0.5 GiB
+  CPU pool  = 4.5 + 2.5 + s + 0.1 CPU (8.1–10.1 for s = 1–3) over 7 per node: 2 whole nodes = $560.64
+so baseline (chat 0) = 353.32 + 560.64 = $913.96 and ceiling (chat 4) = $3,263.98.
 """
 
 from __future__ import annotations
 
 import pytest
 
-from stackdef.errors import SpecError
+from stackdef.errors import SpecError, UsageError
 from stackdef.loader import validate_stack
 from stackdef.pipeline import build
 from stackdef.resolve import resolve
 from tests.util import BLUEPRINTS, spec
 
-FIXED, HEAD, REPLICA = 353.32, 280.32, 0.8048 * 730
+FIXED, REPLICA = 353.32, 0.8048 * 730
+#: The two whole CPU nodes every variant here needs (HEAD + HEAD in the totals below).
+HEAD = 280.32
+CHAT_HEAD = round(4.5 / 7 * 280.32, 2)
 
 
 def stack(budget: dict | None = None, chat_budget: dict | None = None) -> dict:
@@ -51,7 +58,13 @@ def test_reference_costs_match_the_hand_worked_figures() -> None:
     chat = cost["services"][0]
     assert (chat["instance_type"], chat["gpus_per_replica"], chat["max_replicas"], chat["usd_per_replica_hour"]) == (
         "g6.xlarge", 1, 4, 0.8048)
-    assert chat["baseline_monthly_usd"] == HEAD  # scale to zero: no GPU baseline
+    assert chat["baseline_monthly_usd"] == CHAT_HEAD == 180.21  # scale to zero: only the head's share
+    assert chat["baseline_is_head_only"] is True
+    assert chat["ceiling_monthly_usd"] == pytest.approx(CHAT_HEAD + 4 * REPLICA, abs=0.01)
+    # The lines add up: services, operators, whole-node rounding and fixed costs make the total.
+    lines = [s["baseline_monthly_usd"] for s in cost["services"]] + [p["baseline_monthly_usd"] for p in cost["cpu_pool"]]
+    assert sum(lines) + FIXED == pytest.approx(cost["baseline_monthly_usd"], abs=0.02)
+    assert cost["cpu_pool"][-1]["item"] == "CPU nodes rounded to whole m6i.2xlarge (2 at baseline, 2 at ceiling)"
 
 
 @pytest.mark.parametrize("monthly", [1500.0, 2000.0, 2500.0, 3263.98, 5000.0])
@@ -108,12 +121,12 @@ def test_budget_below_baseline_is_an_error_whatever_the_policy(policy: str) -> N
 
 
 def test_service_budget_caps_that_service() -> None:
-    rst = resolved(stack(chat_budget={"monthly_usd": HEAD + 2 * REPLICA + 1, "policy": "cap"}))
+    rst = resolved(stack(chat_budget={"monthly_usd": CHAT_HEAD + 2 * REPLICA + 1, "policy": "cap"}))
     chat = rst.services[0]
     assert chat.max_replicas == 2 and chat.cut.reason == "service budget"
     assert chat.cut.saved_monthly_usd == pytest.approx(2 * REPLICA, abs=0.01)
     (line,) = issues(stack(chat_budget={"monthly_usd": 100}))
-    assert line.startswith("s.yaml: services[0].budget: service 'chat' baseline (min replicas) costs $280.32/month")
+    assert line.startswith("s.yaml: services[0].budget: service 'chat' baseline (min replicas) costs $180.21/month")
 
 
 def test_price_annotations_carry_the_hourly_price_per_replica() -> None:
@@ -136,7 +149,8 @@ def test_user_price_file_overrides_the_catalog(tmp_path) -> None:
     assert plan["cost"]["services"][0]["usd_per_replica_hour"] == 0.40
     bad = tmp_path / "bad.csv"
     bad.write_text("provider,instance_type\naws,x\n")
-    with pytest.raises(SpecError, match="--prices: .*bad row"):
+    # A bad --prices file is a usage error naming the missing columns and the expected ones.
+    with pytest.raises(UsageError, match=r"bad.csv: missing column\(s\) region, vcpu, ram_gib, usd_per_hour \(expected columns: provider, instance_type, region"):
         build(BLUEPRINTS["reference-eks"], prices_file=bad)
 
 

@@ -121,10 +121,10 @@ def test_plan_json_document() -> None:
     chat = plan["services"][0]
     assert chat["gpu"] == {"type": "L4", "per_replica": 1}
     assert chat["replicas"] == {"min": 0, "max": 4, "initial": 0}
-    assert chat["workers"]["node_selector"] == {
-        "karpenter.k8s.aws/instance-gpu-name": "l4",
-        "node.kubernetes.io/instance-type": "g6.xlarge",
-    }
+    # Placed by instance type (set on every node, whatever provisioned it): the L4 family, cheapest first.
+    assert chat["workers"]["node_selector"] == {}
+    assert chat["workers"]["instance_types"][:3] == ["g6.xlarge", "g6.2xlarge", "g6.4xlarge"]
+    assert "g6.12xlarge" in chat["workers"]["instance_types"]
     cost = plan["cost"]
     assert {"baseline_monthly_usd", "ceiling_monthly_usd"} <= set(cost)
     (chat_cost, _) = cost["services"]
@@ -156,7 +156,8 @@ def test_render_writes_one_file_per_component(tmp_path: Path) -> None:
         "operators/kuberay-operator.values.yaml",
     ]
     docs = list(yaml.safe_load_all((out / "30-sentiment.yaml").read_text()))
-    assert [d["kind"] for d in docs] == ["ConfigMap", "RayService", "Service", "NetworkPolicy"]
+    # The RayService's Service is KubeRay's (spec.serveService), so it is not a separate object.
+    assert [d["kind"] for d in docs] == ["ConfigMap", "RayService", "NetworkPolicy"]
     values = (out / "operators/kuberay-operator.values.yaml").read_text()
     assert "helm upgrade --install kuberay-operator kuberay-operator" in values and "--version 1.7.0" in values
     # Rendering again replaces the folder (it carries stackdef's marker).
@@ -227,7 +228,8 @@ def test_cost_command_formats() -> None:
     assert doc["cost"]["ceiling_monthly_usd"] == 3263.98
     assert doc["sizing"]["chat"]["needed_gib"] == 19.19
     md = run("cost", BLUEPRINTS["reference-eks"], "--format", "markdown")
-    assert "| `chat` | g6.xlarge | 1× L4 | 0–4 | $0.8048 | $280.32 | $2,630.34 |" in md.stdout
+    # Baseline of a scale-to-zero service: its head's share of a CPU node, labelled as such.
+    assert "| `chat` | g6.xlarge | 1× L4 | 0–4 | $0.8048 | $180.21 (head) | $2,530.22 |" in md.stdout
     table = run("cost", BLUEPRINTS["reference-eks"])
     assert "GPU memory per replica" in table.stdout and "$3,263.98" in table.stdout
 

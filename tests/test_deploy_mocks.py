@@ -231,8 +231,29 @@ def test_program_connects_to_an_existing_kind_cluster(tmp_path, monkeypatch) -> 
     (provider,) = [r for r in monitor.requests if r.type == "pulumi:providers:kubernetes"]
     inputs = rpc.deserialize_properties(provider.object)
     assert inputs["context"] == "kind-stackdef"
-    assert "current-context: kind-stackdef" in inputs["kubeconfig"]
+    # The kubeconfig holds kind's admin key: it reaches the engine only as a secret.
+    raw = json_format.MessageToDict(provider.object)
+    assert raw["kubeconfig"][SECRET_SIG] == rpc._special_secret_sig
+    assert "current-context: kind-stackdef" in raw["kubeconfig"]["value"]
     # Every Kubernetes resource goes through that provider.
     k8s = [r for r in monitor.requests if r.custom and r.type.startswith("kubernetes:")]
     provider_ref = next(urn for urn in monitor.resources if urn.endswith("pulumi:providers:kubernetes::k8s")) + "::k8s-id"
     assert k8s and {r.provider for r in k8s} == {provider_ref}
+
+
+def test_workloads_wait_as_long_as_their_startup_probe_allows(recorded: Any) -> None:
+    monitor, built = recorded
+    if built.loaded.stack.target.type != "kind":
+        # RayServices are custom resources pulumi-kubernetes does not await; nothing else waits on pods.
+        assert all(not r.customTimeouts.create for r in monitor.requests if r.type.startswith("kubernetes:"))
+        return
+    (dep,) = _by_type(monitor, "kubernetes:apps/v1:Deployment")
+    chat = built.loaded.stack.services[0]
+    startup = json_format.MessageToDict(dep.object)["spec"]["template"]["spec"]["containers"][0]["startupProbe"]
+    probe_budget = startup["periodSeconds"] * startup["failureThreshold"]
+    assert probe_budget == chat.loading_timeout_s
+    # Pulumi's default 10-minute await would give up long before; it waits for image pull + startup probe.
+    expected = f"{chat.loading_timeout_s + 600}s"
+    assert (dep.customTimeouts.create, dep.customTimeouts.update) == (expected, expected)
+    (svc,) = [r for r in _by_type(monitor, "kubernetes:core/v1:Service") if r.name.endswith("-chat")]
+    assert svc.customTimeouts.create == expected  # a Service is awaited until it has endpoints

@@ -33,4 +33,23 @@ def test_compiled_model_service_answers_http() -> None:
         assert (status, body["label"]) == (200, "negative")
         status, body = http_request(h.url + "/", {"nope": 1})
         assert status == 400
+        # The probes stackdef sets answer on a real Ray 2.56 node: the worker
+        # readiness greps "success" from the proxy and the raylet check, the
+        # head and liveness probes GET the agent's /api/healthz.
+        assert _get(h.url + "/-/healthz") == (200, "success")
+        agent = h.last_status["agent_port"]
+        assert _get(f"http://127.0.0.1:{agent}/api/local_raylet_healthz") == (200, "success")
+        status, text = _get(f"http://127.0.0.1:{agent}/api/healthz")
+        assert status == 200 and "raylet: success" in text
+    worker = doc["spec"]["rayClusterConfig"]["workerGroupSpecs"][0]["template"]["spec"]["containers"][0]
+    probe = worker["readinessProbe"]["exec"]["command"][-1]
+    assert "localhost:8000/-/healthz | grep success" in probe and "/api/local_raylet_healthz | grep success" in probe
+    assert head["readinessProbe"]["httpGet"] == {"path": "/api/healthz", "port": 52365}
     assert h.leftover_pids == []
+
+
+def _get(url: str) -> tuple[int, str]:
+    import urllib.request
+
+    with urllib.request.urlopen(url, timeout=5) as r:
+        return r.status, r.read().decode()

@@ -131,3 +131,30 @@ def test_stackdef_rejects_exactly_what_vllm_rejects(checked: dict) -> None:
             disagreements.append((case["id"], ours, checked["by_id"][case["id"]]["error"]))
     assert disagreements == []
     assert 0 < rejected < len(RULE_GRID)  # the grid holds both verdicts
+
+
+def test_cpu_profile_threads_follow_the_cpu_limit_in_vllms_own_thread_manager() -> None:
+    """vLLM's OMPProcessManager, given the compiled pod's env, runs limit − 1 OpenMP threads, bound to nothing."""
+    import json
+    import os
+    import subprocess
+
+    from tests.vllm_client import REPO
+
+    objs = build(BLUEPRINTS["reference-kind"]).compiled.objects()
+    (dep,) = [o for o in objs if o["kind"] == "Deployment"]
+    (container,) = dep["spec"]["template"]["spec"]["containers"]
+    env = {e["name"]: e["value"] for e in container["env"] if "value" in e}
+    limit = int(container["resources"]["limits"]["cpu"])
+    python = os.environ["STACKDEF_VLLM_PYTHON"]
+    tool = REPO / "tests" / "tools" / "vllm_cpu_threads.py"
+    proc = subprocess.run([python, str(tool)], input=json.dumps({"env": env}), capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    got = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert got["skip_setup"] is True and got["bound_cpus"] == []
+    # One core stays with vLLM's scheduler process, as its own auto binding would keep.
+    assert got["omp_num_threads"] == str(limit - 1) == env["OMP_NUM_THREADS"]
+    # Without the setting, vLLM binds to every core it can see — the node's, not the pod's limit.
+    default = subprocess.run([python, str(tool)], input=json.dumps({"env": {}}), capture_output=True, text=True, timeout=300)
+    auto = json.loads(default.stdout.strip().splitlines()[-1])
+    assert auto["skip_setup"] is False and auto["bind"] == "auto"

@@ -4,7 +4,7 @@ The key is exactly the string Ray uses for ``accelerator_type`` (constants in
 ``ray.util.accelerators``; a test checks every key against Ray's own list), so
 a spec value can be passed to Ray Serve LLM unchanged. The per-cloud columns
 are the node-label values each provisioner puts on GPU nodes
-(shared/REFERENCES.md §5):
+(sources per label below):
 
 - ``eks``: Karpenter well-known label ``karpenter.k8s.aws/instance-gpu-name``
   (lower-case short names, e.g. ``l40s``, ``t4``).

@@ -1,6 +1,6 @@
 """Model architectures for sizing, built from ``data/models.csv``.
 
-``data/models.csv`` is ``shared/model_facts.csv`` verbatim: each row keeps its
+``data/models.csv`` is stackdef's cited model data: each row keeps its
 sources (``arch_source_url``, ``params_source_url``) and ``source_date``.
 A spec can name a catalog entry (``architecture: Qwen2.5-7B-Instruct``) or
 declare an unknown model inline; by default the model is looked up from the

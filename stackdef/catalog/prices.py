@@ -1,6 +1,6 @@
 """Instance prices per cloud / region / instance type, with their sources.
 
-Built from ``data/gpu_prices.csv`` (``shared/gpu_prices.csv`` verbatim: each
+Built from ``data/gpu_prices.csv`` (stackdef's cited price data: each
 row cites its price and spec source and date) and ``data/cpu_prices.csv`` (the
 CPU node type each cloud's Ray heads, CPU workers and system pods are costed
 on). Users add or override rows with their own CSV (negotiated rates, other
@@ -18,6 +18,9 @@ from functools import lru_cache
 from pathlib import Path
 
 from stackdef.catalog.gpus import gpu_from_price_row
+
+#: CPU a node keeps for kubelet and system daemons (see :mod:`stackdef.cost`).
+NODE_RESERVED_CPU = 1
 
 _DATA = Path(__file__).parent / "data"
 TARGET_CLOUD = {"eks": "aws", "gke": "gcp", "aks": "azure"}
@@ -41,30 +44,70 @@ class Instance:
 
 
 class PriceFileError(ValueError):
-    pass
+    """A price CSV row that cannot be used; the message names the row and the column."""
 
 
-def _instance(r: dict[str, str], where: str) -> Instance:
+#: Columns every price row needs, and the optional ones stackdef reads.
+REQUIRED_COLUMNS = ("provider", "instance_type", "region", "vcpu", "ram_gib", "usd_per_hour")
+OPTIONAL_COLUMNS = ("gpu_model", "gpu_count", "price_source_url", "price_source_date")
+#: Upper bounds that no real instance reaches; beyond them a value is a typo.
+_LIMITS = {"vcpu": 4096, "ram_gib": 65536, "usd_per_hour": 10000, "gpu_count": 64}
+_EXPECTED = ", ".join(REQUIRED_COLUMNS) + " (optional: " + ", ".join(OPTIONAL_COLUMNS) + ")"
+
+
+def _number(row: dict[str, str | None], column: str, where: str, *, integer: bool = False, default: str | None = None) -> Fraction:
+    raw = (row.get(column) or "").strip() or default
+    if raw is None:
+        raise PriceFileError(f"{where}, column {column}: empty (every row needs {column})")
     try:
-        gpu_text = (r.get("gpu_model") or "").strip()
-        return Instance(
-            provider=r["provider"].strip(),
-            instance_type=r["instance_type"].strip(),
-            region=r["region"].strip(),
-            gpu=gpu_from_price_row(gpu_text) if gpu_text else None,
-            gpu_count=Fraction(r.get("gpu_count") or "0"),
-            vcpu=int(float(r["vcpu"])),
-            ram_gib=float(r["ram_gib"]),
-            usd_per_hour=float(r["usd_per_hour"]),
-            source=f"{r.get('price_source_url', '')} {r.get('price_source_date', '')}".strip() or where,
-        )
-    except (KeyError, ValueError, ZeroDivisionError) as exc:
-        raise PriceFileError(f"{where}: bad row {dict(r)!r}: {exc}") from None
+        value = Fraction(raw)
+    except (ValueError, ZeroDivisionError):
+        raise PriceFileError(f"{where}, column {column}: {raw[:40]!r} is not a number") from None
+    if value < 0 or value > _LIMITS[column]:
+        raise PriceFileError(f"{where}, column {column}: {raw[:40]} is outside 0–{_LIMITS[column]}")
+    if integer and value.denominator != 1:
+        raise PriceFileError(f"{where}, column {column}: {raw[:40]} is not a whole number")
+    return value
 
 
-def read_csv(path: Path) -> list[Instance]:
+def _instance(r: dict[str, str | None], where: str) -> Instance:
+    if None in r.values() or None in r:
+        raise PriceFileError(f"{where}: the row has {'fewer' if None in r.values() else 'more'} fields than the header")
+    text = {c: (r.get(c) or "").strip() for c in ("provider", "instance_type", "region", "gpu_model")}
+    for column in ("provider", "instance_type", "region"):
+        if not text[column]:
+            raise PriceFileError(f"{where}, column {column}: empty (every row needs {column})")
+    vcpu = _number(r, "vcpu", where, integer=True)
+    ram = _number(r, "ram_gib", where)
+    gpu_count = _number(r, "gpu_count", where, default="0")
+    if vcpu <= NODE_RESERVED_CPU:
+        raise PriceFileError(f"{where}, column vcpu: {vcpu} leaves no CPU for pods (a node keeps {NODE_RESERVED_CPU} for itself)")
+    if ram <= 2:
+        raise PriceFileError(f"{where}, column ram_gib: {float(ram):g} GiB leaves no memory for pods")
+    return Instance(
+        provider=text["provider"],
+        instance_type=text["instance_type"],
+        region=text["region"],
+        gpu=gpu_from_price_row(text["gpu_model"]) if text["gpu_model"] else None,
+        gpu_count=gpu_count,
+        vcpu=int(vcpu),
+        ram_gib=float(ram),
+        usd_per_hour=float(_number(r, "usd_per_hour", where)),
+        source=f"{(r.get('price_source_url') or '').strip()} {(r.get('price_source_date') or '').strip()}".strip() or where,
+    )
+
+
+def read_csv(path: Path, label: str | None = None) -> list[Instance]:
+    """Instances of a price CSV. ``label`` names the file in messages (default: its path)."""
+    label = label or str(path)
     with path.open(newline="", encoding="utf-8") as f:
-        return [_instance(r, f"{path}:{i + 2}") for i, r in enumerate(csv.DictReader(f))]
+        reader = csv.DictReader(f)
+        header = [h.strip() for h in reader.fieldnames or []]
+        missing = [c for c in REQUIRED_COLUMNS if c not in header]
+        if missing:
+            raise PriceFileError(f"{label}: missing column(s) {', '.join(missing)} (expected columns: {_EXPECTED})")
+        reader.fieldnames = header
+        return [_instance(r, f"{label}: row {i + 2}") for i, r in enumerate(reader)]
 
 
 @lru_cache(maxsize=1)

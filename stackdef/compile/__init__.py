@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from stackdef.compile import network, rayservice, vllm_cpu
-from stackdef.resolve import ResolvedStack
+from stackdef.resolve import OPERATOR, ResolvedStack
 from stackdef.versions import KUBERAY_CHART_REPO, KUBERAY_CHART_VERSION, KUBERAY_OPERATOR_IMAGE
 
 
@@ -43,6 +43,10 @@ class Component:
     objects: tuple[dict[str, Any], ...] = ()
     charts: tuple[HelmChart, ...] = ()
     depends_on: tuple[str, ...] = field(default_factory=tuple)
+    #: In-cluster URL of the component's HTTP endpoint, if it has one.
+    endpoint: str | None = None
+    #: Seconds the deploy edge may wait for this component's workloads to become ready.
+    ready_timeout_s: int | None = None
 
 
 @dataclass(frozen=True)
@@ -59,8 +63,8 @@ def kuberay_chart(rst: ResolvedStack) -> HelmChart:
     values = {
         "image": {"repository": repo, "tag": tag, "pullPolicy": "IfNotPresent"},
         "resources": {
-            "requests": {"cpu": "100m", "memory": "512Mi"},
-            "limits": {"cpu": "100m", "memory": "512Mi"},
+            "requests": {"cpu": OPERATOR.cpu, "memory": OPERATOR.memory},
+            "limits": {"cpu": OPERATOR.cpu, "memory": OPERATOR.memory},
         },
         "securityContext": {
             "allowPrivilegeEscalation": False,
@@ -105,10 +109,19 @@ def compile_stack(rst: ResolvedStack) -> CompiledStack:
             objs.append(rayservice.code_configmap(rst, rs))
         if rs.mode == "llm-cpu":
             objs.append(vllm_cpu.deployment(rst, rs))
+            objs.append(network.http_service(rst, rs))
         else:
             objs.append(rayservice.rayservice(rst, rs))
-        objs.append(network.http_service(rst, rs))
         objs.append(network.network_policy(rst, rs))
         deps = ("namespace", "kuberay-operator") if rs.mode != "llm-cpu" else ("namespace",)
-        comps.append(Component(rs.name, "llm" if rs.mode.startswith("llm") else "model", tuple(objs), depends_on=deps))
+        comps.append(
+            Component(
+                rs.name,
+                "llm" if rs.mode.startswith("llm") else "model",
+                tuple(objs),
+                depends_on=deps,
+                endpoint=rs.endpoint,
+                ready_timeout_s=rs.ready_timeout_s,
+            )
+        )
     return CompiledStack(rst, tuple(comps))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from stackdef.resolve import INSTANCE_TYPE_LABEL
 from stackdef.spec.models import SecretRef
 
 #: uid/gid of the ``ray`` user in rayproject images (and used for vLLM CPU too;
@@ -91,3 +92,24 @@ def http_probe(path: str, port: str | int, *, period: int, timeout: int, failure
         "successThreshold": 1,
         "failureThreshold": failures,
     }
+
+
+def placement_fields(placement: Any) -> dict[str, Any]:
+    """nodeSelector, tolerations and node affinity of a pod, from a resolved Placement."""
+    out: dict[str, Any] = {}
+    if placement.node_selector:
+        out["nodeSelector"] = dict(placement.node_selector)
+    if placement.tolerations:
+        out["tolerations"] = [dict(t) for t in placement.tolerations]
+    exprs: list[dict[str, Any]] = []
+    if placement.instance_types:
+        exprs.append({"key": INSTANCE_TYPE_LABEL, "operator": "In", "values": list(placement.instance_types)})
+    if placement.avoid_instance_types:
+        exprs.append({"key": INSTANCE_TYPE_LABEL, "operator": "NotIn", "values": list(placement.avoid_instance_types)})
+    for label in placement.avoid_labels:
+        exprs.append({"key": label, "operator": "DoesNotExist"})
+    if exprs:
+        out["affinity"] = {
+            "nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [{"matchExpressions": exprs}]}}
+        }
+    return out

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from stackdef import ports
 from stackdef.compile.common import metadata
 from stackdef.naming import k8s_name
 from stackdef.resolve import ResolvedService, ResolvedStack
-from stackdef.spec.models import LLMService
 
-HTTP_PORT = 8000
+HTTP_PORT = ports.HTTP
 
 
 def namespace(rst: ResolvedStack) -> dict[str, Any]:
@@ -64,8 +64,10 @@ def network_policy(rst: ResolvedStack, rs: ResolvedService) -> dict[str, Any]:
     if rs.mode in ("llm-ray", "model-ray"):
         selector = {"matchLabels": dict(sorted(rs.selector.items()))}
         rules.append({"from": [{"podSelector": selector}]})
-        rules.append({"from": [_ns_peer(net.operator_namespace)], "ports": _tcp(8265, 52365, HTTP_PORT)})
-        metrics = _tcp(8080)
+        rules.append(
+            {"from": [_ns_peer(net.operator_namespace)], "ports": _tcp(ports.RAY_DASHBOARD, ports.RAY_DASHBOARD_AGENT, HTTP_PORT)}
+        )
+        metrics = _tcp(ports.RAY_METRICS)
     else:
         metrics = _tcp(HTTP_PORT)
     if net.monitoring_namespace:
@@ -83,14 +85,12 @@ def network_policy(rst: ResolvedStack, rs: ResolvedService) -> dict[str, Any]:
 
 
 def http_service(rst: ResolvedStack, rs: ResolvedService) -> dict[str, Any]:
-    """The stable in-cluster endpoint (OpenAI API for LLMs).
+    """The stable in-cluster endpoint of a plain Deployment (the kind CPU profile).
 
-    For RayServices it selects this service's pods whose Serve proxy KubeRay
-    marked healthy (``ray.io/serve=true``), across cluster upgrades.
+    RayServices get theirs from KubeRay (``spec.serveService``), which alone
+    knows which cluster is active.
     """
     selector = dict(rs.selector)
-    if rs.mode != "llm-cpu":
-        selector["ray.io/serve"] = "true"
     return {
         "apiVersion": "v1",
         "kind": "Service",
@@ -104,13 +104,10 @@ def http_service(rst: ResolvedStack, rs: ResolvedService) -> dict[str, Any]:
 
 
 def model_cache_pvc(rst: ResolvedStack, rs: ResolvedService) -> dict[str, Any] | None:
-    svc = rs.spec
-    if not isinstance(svc, LLMService) or svc.model_cache is None:
+    cache = rs.cache
+    if cache is None:
         return None
-    cache = svc.model_cache
-    # kind's local-path provisioner only offers ReadWriteOnce (one replica there).
-    mode = "ReadWriteOnce" if rs.mode == "llm-cpu" else cache.access_mode
-    spec: dict[str, Any] = {"accessModes": [mode], "resources": {"requests": {"storage": cache.size}}}
+    spec: dict[str, Any] = {"accessModes": [cache.access_mode], "resources": {"requests": {"storage": cache.size}}}
     if cache.storage_class:
         spec["storageClassName"] = cache.storage_class
     return {

@@ -15,33 +15,35 @@ from typing import Any
 
 import yaml
 
+from stackdef import ports
 from stackdef.compile.common import (
     SHM_MOUNT,
     container_security_context,
     env_list,
     exec_probe,
+    http_probe,
     metadata,
+    placement_fields,
     pod_security_context,
     resources,
     secret_env,
     shm_volume,
 )
-from stackdef.resolve import HEAD_CPU, HEAD_MEMORY, LLM_HEAD_RAY_CPUS, ResolvedService, ResolvedStack, WorkerGroup
+from stackdef.resolve import AUTOSCALER, LLM_HEAD_RAY_CPUS, ResolvedService, ResolvedStack, WorkerGroup
 from stackdef.spec.models import LLMService, LocalCode, ModelService, RemoteCode
 from stackdef.versions import RAY_VERSION
 
-# KubeRay's own default probe commands (ray-operator/controllers/ray/common/pod.go):
-# raylet health via the dashboard agent (52365) and GCS health via the dashboard.
-_RAYLET_HEALTH = "wget -T 2 -q -O- http://localhost:52365/api/local_raylet_healthz | grep success"
-_GCS_HEALTH = "wget -T 2 -q -O- http://localhost:8265/api/gcs_healthz | grep success"
-
-HEAD_PORTS = (
-    ("gcs-server", 6379),
-    ("dashboard", 8265),
-    ("client", 10001),
-    ("serve", 8000),
-    ("metrics", 8080),
-)
+# Probes as KubeRay v1.7.0 injects them when a pod sets none (common/pod.go,
+# utils/constant.go), stated here because stackdef sets its own:
+# - Ray ≥ 2.53 heads and workers: HTTP GET /api/healthz on the dashboard agent;
+#   readiness every 5 s, 10 failures; liveness from 30 s, 120 failures.
+# - RayService workers: readiness also checks the Serve proxy (/-/healthz) and
+#   fails at the first miss, because KubeRay labels every worker
+#   ray.io/serve=true and only readiness keeps an unready proxy out of the
+#   serve Service. Each wget gets 2 s inside a 5 s probe timeout.
+_PROBE_TIMEOUT_S = 5
+_RAYLET_HEALTH = f"wget --tries 1 -T 2 -q -O- http://localhost:{ports.RAY_DASHBOARD_AGENT}/api/local_raylet_healthz | grep success"
+_PROXY_HEALTH = f"wget --tries 1 -T 2 -q -O- http://localhost:{ports.HTTP}/-/healthz | grep success"
 MODEL_CACHE_MOUNT = "/models/cache"
 MODEL_SOURCE_MOUNT = "/models/source"
 APP_CODE_MOUNT = "/home/ray/stackdef-app"
@@ -154,19 +156,18 @@ def model_serve_config(rs: ResolvedService) -> dict[str, Any]:
     return {"applications": [app]}
 
 
-def _head_probe_cmd() -> str:
-    return f"{_RAYLET_HEALTH} && {_GCS_HEALTH}"
-
-
-def _ray_env(rs: ResolvedService) -> list[dict[str, Any]]:
+def _ray_env(rs: ResolvedService, *, loads_model: bool) -> list[dict[str, Any]]:
+    """Container env; an LLM's token and cache path only where the engine loads the model (workers)."""
     svc = rs.spec
     env: list[dict[str, Any]] = []
     if isinstance(svc, LLMService):
+        if not loads_model:
+            return env
         if svc.hf_token is not None:
             # Both names: huggingface_hub reads HF_TOKEN, older tools the long one.
             env.append(secret_env("HF_TOKEN", svc.hf_token))
             env.append(secret_env("HUGGING_FACE_HUB_TOKEN", svc.hf_token))
-        if svc.model_cache is not None:
+        if rs.cache is not None:
             env.extend(env_list({"HF_HOME": f"{MODEL_CACHE_MOUNT}/huggingface"}))
     else:
         for var, ref in sorted(svc.secret_env.items()):
@@ -176,12 +177,15 @@ def _ray_env(rs: ResolvedService) -> list[dict[str, Any]]:
     return env
 
 
-def _volumes(rs: ResolvedService, shm: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+def _volumes(rs: ResolvedService, shm: str, *, loads_model: bool) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Volumes of a Ray pod; the model cache and source only where the engine loads the model."""
     svc = rs.spec
     volumes = [shm_volume(shm)]
     mounts = [dict(SHM_MOUNT)]
     if isinstance(svc, LLMService):
-        if svc.model_cache is not None:
+        if not loads_model:
+            return volumes, mounts
+        if rs.cache is not None:
             volumes.append({"name": "model-cache", "persistentVolumeClaim": {"claimName": rs.names["model_cache"]}})
             mounts.append({"name": "model-cache", "mountPath": MODEL_CACHE_MOUNT})
         if svc.source.startswith("pvc://"):
@@ -201,19 +205,23 @@ def code_key(path: str) -> str:
 
 
 def _head_group(rs: ResolvedService) -> dict[str, Any]:
-    volumes, mounts = _volumes(rs, "2Gi")
+    assert rs.head is not None
+    # The head never runs an LLM engine (its Ray CPUs host only the OpenAI
+    # ingress), so it mounts no model cache and reads no token.
+    volumes, mounts = _volumes(rs, "2Gi", loads_model=False)
     head_cpus = LLM_HEAD_RAY_CPUS if rs.mode == "llm-ray" else 0
+    health = dict(path="/api/healthz", port=ports.RAY_DASHBOARD_AGENT, timeout=_PROBE_TIMEOUT_S)
     container: dict[str, Any] = {
         "name": "ray-head",
         "image": rs.image,
-        "ports": [{"name": n, "containerPort": p, "protocol": "TCP"} for n, p in HEAD_PORTS],
-        "resources": resources(HEAD_CPU, HEAD_MEMORY),
+        "ports": [{"name": n, "containerPort": p, "protocol": "TCP"} for n, p in ports.RAY_HEAD_PORTS],
+        "resources": resources(rs.head.cpu, rs.head.memory),
         "securityContext": container_security_context(),
-        "readinessProbe": exec_probe(_head_probe_cmd(), initial=10, period=5, timeout=2, failures=10),
-        "livenessProbe": exec_probe(_head_probe_cmd(), initial=30, period=5, timeout=2, failures=120),
+        "readinessProbe": http_probe(health["path"], health["port"], initial=10, period=5, timeout=health["timeout"], failures=10),
+        "livenessProbe": http_probe(health["path"], health["port"], initial=30, period=5, timeout=health["timeout"], failures=120),
         "volumeMounts": mounts,
     }
-    env = _ray_env(rs)
+    env = _ray_env(rs, loads_model=False)
     if env:
         container["env"] = env
     return {
@@ -230,6 +238,7 @@ def _head_group(rs: ResolvedService) -> dict[str, Any]:
                 "securityContext": pod_security_context(),
                 "containers": [container],
                 "volumes": volumes,
+                **placement_fields(rs.cpu_placement),
             },
         },
     }
@@ -257,18 +266,18 @@ def cost_annotations(rs: ResolvedService) -> dict[str, str]:
 
 
 def _worker_group(rs: ResolvedService, wg: WorkerGroup) -> dict[str, Any]:
-    volumes, mounts = _volumes(rs, "8Gi" if wg.gpus else "1Gi")
+    volumes, mounts = _volumes(rs, "8Gi" if wg.gpus else "1Gi", loads_model=True)
     container: dict[str, Any] = {
         "name": "ray-worker",
         "image": rs.image,
-        "ports": [{"name": "metrics", "containerPort": 8080, "protocol": "TCP"}],
+        "ports": [{"name": "metrics", "containerPort": ports.RAY_METRICS, "protocol": "TCP"}],
         "resources": resources(wg.cpu, wg.memory, wg.gpus),
         "securityContext": container_security_context(),
-        "readinessProbe": exec_probe(_RAYLET_HEALTH, initial=10, period=5, timeout=2, failures=10),
-        "livenessProbe": exec_probe(_RAYLET_HEALTH, initial=30, period=5, timeout=2, failures=120),
+        "readinessProbe": exec_probe(f"{_RAYLET_HEALTH} && {_PROXY_HEALTH}", initial=10, period=5, timeout=_PROBE_TIMEOUT_S, failures=1),
+        "livenessProbe": http_probe("/api/healthz", ports.RAY_DASHBOARD_AGENT, initial=30, period=5, timeout=_PROBE_TIMEOUT_S, failures=120),
         "volumeMounts": mounts,
     }
-    env = _ray_env(rs)
+    env = _ray_env(rs, loads_model=True)
     if env:
         container["env"] = env
     pod: dict[str, Any] = {
@@ -277,20 +286,36 @@ def _worker_group(rs: ResolvedService, wg: WorkerGroup) -> dict[str, Any]:
         "securityContext": pod_security_context(),
         "containers": [container],
         "volumes": volumes,
+        **placement_fields(wg.placement),
     }
-    if wg.placement.node_selector:
-        pod["nodeSelector"] = dict(wg.placement.node_selector)
-    if wg.placement.tolerations:
-        pod["tolerations"] = [dict(t) for t in wg.placement.tolerations]
-    return {
+    group: dict[str, Any] = {
         "groupName": wg.name,
         "replicas": wg.initial_workers,
         "minReplicas": wg.min_workers,
         "maxReplicas": wg.max_workers,
         "rayStartParams": {},
-        "template": {
-            "metadata": _worker_metadata(rs),
-            "spec": pod,
+    }
+    if wg.ray_resources:
+        # Read by the operator (it becomes `ray start --resources`) and by Ray's
+        # autoscaler, which can then start a node for a replica asking for this GPU type.
+        group["resources"] = dict(sorted(wg.ray_resources.items()))
+    group["template"] = {"metadata": _worker_metadata(rs), "spec": pod}
+    return group
+
+
+def serve_service(rst: ResolvedStack, rs: ResolvedService) -> dict[str, Any]:
+    """KubeRay's serve Service, under the service's own name.
+
+    KubeRay creates it once a cluster is ready and points its selector at the
+    active cluster's pods with a healthy proxy (``ray.io/cluster`` and
+    ``ray.io/serve``), switching only when a new cluster is ready, so clients
+    never reach a cluster that is still starting.
+    """
+    return {
+        "metadata": {"name": rs.names["service"], "labels": dict(sorted(rs.labels.items()))},
+        "spec": {
+            "type": "ClusterIP",
+            "ports": [{"name": "serve", "port": ports.HTTP, "targetPort": ports.HTTP, "protocol": "TCP"}],
         },
     }
 
@@ -310,6 +335,7 @@ def rayservice(rst: ResolvedStack, rs: ResolvedService) -> dict[str, Any]:
         "metadata": metadata(rs.names["rayservice"], rst.namespace, rs.labels, annotations),
         "spec": {
             "upgradeStrategy": {"type": "NewCluster"},
+            "serveService": serve_service(rst, rs),
             "serveConfigV2": dump_serve_config(serve),
             "rayClusterConfig": {
                 "rayVersion": RAY_VERSION,
@@ -317,7 +343,7 @@ def rayservice(rst: ResolvedStack, rs: ResolvedService) -> dict[str, Any]:
                 "autoscalerOptions": {
                     "upscalingMode": "Default",
                     "idleTimeoutSeconds": 60,
-                    "resources": resources("500m", "512Mi"),
+                    "resources": resources(AUTOSCALER.cpu, AUTOSCALER.memory),
                     "securityContext": container_security_context(),
                 },
                 "headGroupSpec": _head_group(rs),

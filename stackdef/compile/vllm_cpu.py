@@ -23,11 +23,12 @@ from stackdef.compile.common import (
     secret_env,
     shm_volume,
 )
+from stackdef import ports
 from stackdef.resolve import ResolvedService, ResolvedStack
 from stackdef.spec.models import LLMService
 
 CACHE_MOUNT = "/models/cache"
-PORT = 8000
+PORT = ports.HTTP
 _PROBE_PERIOD = 10
 
 
@@ -60,6 +61,11 @@ def deployment(rst: ResolvedStack, rs: ResolvedService) -> dict[str, Any]:
     env = env_list(
         {
             "VLLM_CPU_KVCACHE_SPACE": str(prof.kv_cache_gib),
+            # vLLM's own binding ("auto") pins threads to every core it can see,
+            # which in a container is the whole node: bind nothing and run as
+            # many OpenMP threads as the CPU limit leaves after the scheduler.
+            "VLLM_CPU_OMP_THREADS_BIND": "nobind",
+            "OMP_NUM_THREADS": str(rs.cpu_threads),
             # Non-root: point every cache at writable volumes.
             "HOME": "/tmp/home",
             "HF_HOME": f"{CACHE_MOUNT}/huggingface",
@@ -69,7 +75,7 @@ def deployment(rst: ResolvedStack, rs: ResolvedService) -> dict[str, Any]:
     if svc.hf_token is not None:
         env.append(secret_env("HF_TOKEN", svc.hf_token))
     cache_volume: dict[str, Any]
-    if svc.model_cache is not None:
+    if rs.cache is not None:
         cache_volume = {"name": "model-cache", "persistentVolumeClaim": {"claimName": rs.names["model_cache"]}}
     else:
         cache_volume = {"name": "model-cache", "emptyDir": {"sizeLimit": "10Gi"}}

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Literal
 
 import providers
+from providers.base import ClusterNotFound
 from stackdef.errors import UnsupportedError, UsageError, require_tool
 from stackdef.loader import split_file_attr
 from stackdef.pipeline import build
@@ -43,6 +44,19 @@ def _absolute_spec(spec: str) -> str:
     return str(p.resolve()) + (f":{attr}" if attr else "") if p.exists() else spec
 
 
+def require_deploy_extra(action: Action) -> None:
+    """The Pulumi SDKs come with the ``stackdef[deploy]`` extra, not with the base install."""
+    try:
+        import pulumi  # noqa: F401
+        import pulumi_kubernetes  # noqa: F401
+    except ImportError as exc:
+        missing = (exc.name or "pulumi").split(".")[0]
+        raise UsageError(
+            f"`stackdef {action}` needs the Pulumi SDKs ({missing} is not installed): "
+            "pip install 'stackdef[deploy]'"
+        ) from None
+
+
 def preflight(action: Action, spec: str) -> tuple[object, object]:
     """Everything that must hold before Pulumi runs; raises with one clear line."""
     built = build(spec)  # SpecError → exit 1
@@ -50,9 +64,29 @@ def preflight(action: Action, spec: str) -> tuple[object, object]:
     impl = providers.get(target.type)
     if not impl.capabilities.deploy:
         raise UnsupportedError(f"`stackdef {action}` on target {target.type}: {impl.capabilities.deploy_blocker}")
+    require_deploy_extra(action)
     require_tool("pulumi", f"`stackdef {action}`", PULUMI_INSTALL)
     impl.preflight()
     return built, impl
+
+
+def protected_resources(deployment: dict | None) -> list[tuple[str, str]]:
+    """(type, URN) of every protected resource in an exported stack state."""
+    resources = (deployment or {}).get("resources") or []
+    return sorted((r.get("type", ""), r["urn"]) for r in resources if r.get("protect") and "urn" in r)
+
+
+def kept_message(stack_name: str, kept: list[tuple[str, str]]) -> list[str]:
+    """What `destroy` left in place and how to delete it (their data goes with them)."""
+    if not kept:
+        return []
+    lines = [f"kept {len(kept)} protected resource(s); their data (e.g. cached model weights) survives:"]
+    lines += [f"  {typ} {urn.rsplit('::', 1)[-1]}" for typ, urn in kept]
+    lines.append(
+        f"to delete them too: `pulumi state unprotect --stack {stack_name} --all --yes`, "
+        "then run `stackdef destroy` again (the volumes' data is lost)"
+    )
+    return lines
 
 
 def run(
@@ -75,9 +109,22 @@ def run(
     if backend.startswith("file://"):
         Path(os.path.expanduser(backend.removeprefix("file://"))).mkdir(parents=True, exist_ok=True)
     target = built.loaded.stack.target  # type: ignore[attr-defined]
-    if action == "up":
-        # Create (or reuse) the cluster first so the program only ever connects.
-        impl.connect(target, create=True)  # type: ignore[attr-defined]
+    # Create (or reuse) the cluster for `up`, and make sure it is there for the
+    # others, before Pulumi starts: the program itself only ever connects.
+    try:
+        connection = impl.connect(target, create=action == "up")  # type: ignore[attr-defined]
+    except ClusterNotFound as exc:
+        if action == "destroy":
+            raise UsageError(f"{exc.what} does not exist, so there is nothing to destroy on it") from None
+        raise UsageError(
+            f"`stackdef {action}` compares the stack with a running cluster, and {exc.what} does not exist yet "
+            "(`stackdef up` creates it; `stackdef plan` shows offline what would be created)"
+        ) from None
+    check = getattr(impl, "check_capacity", None)
+    if action == "up" and check is not None:
+        note = check(connection, built.plan["requests"]["baseline"])  # type: ignore[attr-defined]
+        if note:
+            on_output(f"note: {note}")
 
     from pulumi import automation as auto
 
@@ -102,7 +149,10 @@ def run(
         elif action == "preview":
             stack.preview(on_output=on_output)
         else:
-            stack.destroy(on_output=on_output)
+            # Protected resources (model-cache volumes) are kept, not a reason to fail.
+            stack.destroy(on_output=on_output, exclude_protected=True)
+            for line in kept_message(stack_name, protected_resources(stack.export_stack().deployment)):
+                on_output(line)
     except auto.errors.CommandError as exc:
         raise UsageError(f"pulumi {action} failed: {str(exc).strip().splitlines()[-1]}") from None
     return 0

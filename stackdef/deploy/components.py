@@ -40,12 +40,23 @@ def resource_name(obj: dict[str, Any]) -> str:
     return "-".join(p for p in (obj["kind"].lower(), md.get("namespace"), md["name"]) if p)
 
 
-def register_manifest(obj: dict[str, Any], opts: pulumi.ResourceOptions) -> pulumi.CustomResource:
+#: Kinds pulumi-kubernetes waits on until their pods are ready (a Service until it has endpoints).
+_AWAITED = {"Deployment", "StatefulSet", "Service", "Job"}
+
+
+def register_manifest(obj: dict[str, Any], opts: pulumi.ResourceOptions, ready_timeout_s: int | None = None) -> pulumi.CustomResource:
     key = (obj["apiVersion"], obj["kind"])
     props = {k: v for k, v in obj.items() if k not in ("apiVersion", "kind")}
     protect = obj["metadata"].get("annotations", {}).get("stackdef.dev/protect") == "true"
     if protect:
         opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(protect=True))
+    if ready_timeout_s is not None and obj["kind"] in _AWAITED:
+        # Pulumi's default await (10 min) would give up while the pods are still
+        # inside their start-up budget (image pull + startup probe).
+        timeout = f"{ready_timeout_s}s"
+        opts = pulumi.ResourceOptions.merge(
+            opts, pulumi.ResourceOptions(custom_timeouts=pulumi.CustomTimeouts(create=timeout, update=timeout))
+        )
     cls = _TYPED.get(key)
     if cls is not None:
         return cls(resource_name(obj), opts=opts, api_version=obj["apiVersion"], kind=obj["kind"], **props)
@@ -76,13 +87,12 @@ class ComponentResource(pulumi.ComponentResource):
         self,
         component: Component,
         *,
-        namespace: str,
         depends_on: list[pulumi.Resource],
         opts: pulumi.ResourceOptions,
     ) -> None:
         super().__init__(COMPONENT_TYPE, component.name, {"kind": component.kind}, opts)
         self.objects: list[pulumi.CustomResource] = [
-            register_manifest(obj, pulumi.ResourceOptions(parent=self, depends_on=depends_on))
+            register_manifest(obj, pulumi.ResourceOptions(parent=self, depends_on=depends_on), component.ready_timeout_s)
             for obj in component.objects
         ]
         # Charts after the component's own objects (e.g. the operator's namespace).
@@ -90,13 +100,10 @@ class ComponentResource(pulumi.ComponentResource):
             register_chart(chart, pulumi.ResourceOptions(parent=self, depends_on=depends_on + self.objects))
             for chart in component.charts
         ]
-        self.endpoint: pulumi.Output[str] | None = None
-        for obj in component.objects:
-            if obj["kind"] == "Service":
-                port = obj["spec"]["ports"][0]["port"]
-                self.endpoint = pulumi.Output.from_input(
-                    f"http://{obj['metadata']['name']}.{namespace}.svc.cluster.local:{port}"
-                )
+        # RayServices' Services are made by KubeRay, so the endpoint comes from compile, not from an object here.
+        self.endpoint: pulumi.Output[str] | None = (
+            pulumi.Output.from_input(component.endpoint) if component.endpoint else None
+        )
         self.register_outputs({"endpoint": self.endpoint})
 
     @property
@@ -125,7 +132,7 @@ class StackResource(pulumi.ComponentResource):
             deps = [r for name in comp.depends_on for r in self.components[name].resources]
             if comp.kind in ("llm", "model"):
                 deps.extend(self.secrets.values())
-            self.components[comp.name] = ComponentResource(comp, namespace=rst.namespace, depends_on=deps, opts=base)
+            self.components[comp.name] = ComponentResource(comp, depends_on=deps, opts=base)
             if comp.kind == "namespace":
                 self.secrets = self._secrets(compiled, secret_values or {}, base, self.components[comp.name])
         self.endpoints = {name: c.endpoint for name, c in self.components.items() if c.endpoint is not None}

@@ -72,7 +72,8 @@ def deploy(built: Built, connection: ClusterConnection) -> StackResource:
     """Register the whole stack on the cluster behind ``connection`` and export its outputs."""
     provider = k8s.Provider(
         "k8s",
-        kubeconfig=connection.kubeconfig,
+        # The kubeconfig holds cluster credentials (kind's admin key): keep it secret in state.
+        kubeconfig=pulumi.Output.secret(connection.kubeconfig) if connection.kubeconfig else None,
         context=connection.context,
         enable_server_side_apply=True,
     )

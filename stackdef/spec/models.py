@@ -14,6 +14,10 @@ typo is caught now and a new field never breaks an old spec.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
 from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -53,8 +57,57 @@ K8sName = Annotated[
 GpuName = Literal[GPU_NAMES]  # type: ignore[valid-type]
 
 
+_DRAFTING: ContextVar[bool] = ContextVar("stackdef_drafting", default=False)
+
+
+@dataclass(frozen=True)
+class Draft:
+    """The keyword arguments a spec model was called with, not yet validated.
+
+    A Python spec builds nested models, and pydantic validates each one on its
+    own, so an error inside ``Autoscaling(...)`` knows only ``max_replica``, not
+    ``services[0].autoscaling.max_replica``. Re-running the spec under
+    :func:`drafting` turns every model call into a Draft; validating the
+    assembled data as one :class:`Stack` then reports the full path.
+    """
+
+    model: type
+    fields: dict[str, Any]
+
+    def to_data(self) -> dict[str, Any]:
+        return {k: _data(v) for k, v in self.fields.items()}
+
+
+def _data(value: Any) -> Any:
+    if isinstance(value, Draft):
+        return value.to_data()
+    if isinstance(value, BaseModel):
+        return value.model_dump(by_alias=True, exclude_unset=True)
+    if isinstance(value, (list, tuple)):
+        return [_data(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _data(v) for k, v in value.items()}
+    return value
+
+
+@contextmanager
+def drafting() -> Iterator[None]:
+    """While active, calling a spec model returns a :class:`Draft` instead of validating."""
+    token = _DRAFTING.set(True)
+    try:
+        yield
+    finally:
+        _DRAFTING.reset(token)
+
+
 class _Base(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> Any:
+        # pydantic itself calls __new__ without arguments; only a user's call carries fields.
+        if kwargs and _DRAFTING.get():
+            return Draft(cls, kwargs)
+        return super().__new__(cls)
 
 
 def _check_image(image: str) -> str:
@@ -353,8 +406,9 @@ class Pricing(_Base):
 
     file: str | None = Field(
         None,
-        description="CSV of extra or overriding instance prices (columns as shared/gpu_prices.csv: provider, "
-        "instance_type, region, gpu_model, gpu_count, vcpu, ram_gib, usd_per_hour, ...), relative to the spec file.",
+        description="CSV of extra or overriding instance prices, relative to the spec file. Columns: provider, "
+        "instance_type, region, vcpu, ram_gib, usd_per_hour (optional: gpu_model, gpu_count, price_source_url, "
+        "price_source_date), as in the built-in catalog stackdef/catalog/data/gpu_prices.csv.",
     )
 
 
@@ -373,11 +427,16 @@ class ModelCache(_Base):
     """A PersistentVolumeClaim holding downloaded weights, so scale-from-zero does not re-download."""
 
     size: Quantity = Field("100Gi", description="Storage size.")
-    storage_class: str | None = Field(None, description="StorageClass; default: the cluster's default.")
-    access_mode: Literal["ReadWriteMany", "ReadWriteOnce"] = Field(
-        "ReadWriteMany",
-        description="ReadWriteMany lets every replica share it (needs an RWX class such as EFS, "
-        "Filestore or Azure Files); kind's local-path provisioner only offers ReadWriteOnce.",
+    storage_class: str | None = Field(
+        None,
+        description="StorageClass; default per target: eks efs-sc (ReadWriteMany, needs the EFS CSI driver) or "
+        "ebs-sc, gke standard-rwx (needs the Filestore CSI driver) or standard-rwo, aks azurefile-csi or "
+        "managed-csi, kind and existing the cluster's default. `plan` says what the cluster must provide.",
+    )
+    access_mode: Literal["ReadWriteMany", "ReadWriteOnce"] | None = Field(
+        None,
+        description="ReadWriteMany lets every replica share the cache (default where the target offers it); "
+        "ReadWriteOnce mounts on one node only (kind's local-path provisioner offers nothing else).",
     )
 
 
@@ -389,8 +448,10 @@ class CpuProfile(_Base):
     )
     max_model_len: int = Field(2048, ge=16, description="Context length on CPU.")
     max_num_seqs: int = Field(4, ge=1, description="Concurrent sequences on CPU.")
-    cpu: Quantity = Field("4", description="CPU request and limit of the vLLM pod.")
-    memory: Quantity = Field("8Gi", description="Memory request and limit of the vLLM pod.")
+    cpu: Quantity = Field(
+        "3", description="CPU request and limit of the vLLM pod (one core goes to vLLM's scheduler, the rest to the engine)."
+    )
+    memory: Quantity = Field("4Gi", description="Memory request and limit of the vLLM pod.")
     kv_cache_gib: int = Field(1, ge=1, description="VLLM_CPU_KVCACHE_SPACE in GiB (must fit in memory).")
 
 
