@@ -8,12 +8,12 @@ the deploy edge turns it into a Kubernetes provider.
 
 from __future__ import annotations
 
-from providers.aks import AksProvider
-from providers.base import Capabilities, ClusterConnection, NodePlacement, Provider
-from providers.eks import EksProvider
-from providers.existing import ExistingProvider
-from providers.gke import GkeProvider
-from providers.kind import KindProvider
+from stackdef.providers.aks import AksProvider
+from stackdef.providers.base import Capabilities, ClusterConnection, NodePlacement, Provider
+from stackdef.providers.eks import EksProvider
+from stackdef.providers.existing import ExistingProvider
+from stackdef.providers.gke import GkeProvider
+from stackdef.providers.kind import KindProvider
 
 REGISTRY: dict[str, Provider] = {
     p.name: p for p in (KindProvider(), ExistingProvider(), EksProvider(), GkeProvider(), AksProvider())

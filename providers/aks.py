@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from providers.base import NodePlacement, StorageClassChoice, StorageDefaults, placement_from_gpu_nodes
-from providers.cloud import CloudProvider, cloud_capabilities
+from stackdef.providers.base import NodePlacement, StorageClassChoice, StorageDefaults, placement_from_gpu_nodes
+from stackdef.providers.cloud import CloudProvider, cloud_capabilities
 from stackdef.spec.models import GpuNodes, Toleration
 
 DEFAULT_GPU_NODES = GpuNodes(

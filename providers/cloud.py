@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from providers.base import Capabilities, ClusterConnection
+from stackdef.providers.base import Capabilities, ClusterConnection
 from stackdef.errors import UnsupportedError
 
 

@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from providers.base import (
+from stackdef.providers.base import (
     Capabilities,
     ClusterConnection,
     NodePlacement,

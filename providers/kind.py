@@ -14,7 +14,7 @@ import subprocess
 import tempfile
 from typing import Any
 
-from providers.base import Capabilities, ClusterConnection, ClusterNotFound, NodePlacement, StorageClassChoice, StorageDefaults
+from stackdef.providers.base import Capabilities, ClusterConnection, ClusterNotFound, NodePlacement, StorageClassChoice, StorageDefaults
 from stackdef.errors import UsageError, require_tool
 from stackdef.quantity import parse_quantity
 

@@ -16,7 +16,7 @@ import math
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
-import providers
+from stackdef import providers
 from stackdef import ports
 from stackdef.catalog.models import ModelArch, lookup
 from stackdef.catalog.prices import TARGET_CLOUD, Instance, PriceCatalog

@@ -101,7 +101,7 @@ def test_python_spec_errors_are_one_line(tmp_path: Path) -> None:
 
 
 def test_module_attr_form() -> None:
-    proc = run("validate", "blueprints.reference.stack_eks:stack")
+    proc = run("validate", "stackdef.blueprints.reference.stack_eks:stack")
     assert proc.returncode == 0, proc.stderr
     assert "target eks" in proc.stdout
 

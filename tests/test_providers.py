@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-import providers
+from stackdef import providers
 from stackdef.errors import MissingToolError, UnsupportedError, UsageError
 from stackdef.spec import ExistingTarget, KindTarget
 from tests.util import BLUEPRINTS, REPO, spec

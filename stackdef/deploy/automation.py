@@ -16,8 +16,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Literal
 
-import providers
-from providers.base import ClusterNotFound
+from stackdef import providers
+from stackdef.providers.base import ClusterNotFound
 from stackdef.errors import UnsupportedError, UsageError, require_tool
 from stackdef.loader import split_file_attr
 from stackdef.pipeline import build

@@ -17,8 +17,8 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-import providers
-from providers.base import ClusterConnection
+from stackdef import providers
+from stackdef.providers.base import ClusterConnection
 from stackdef.deploy.components import StackResource
 from stackdef.errors import SpecError, StackdefError
 from stackdef.pipeline import Built, build

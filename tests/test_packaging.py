@@ -1,0 +1,49 @@
+"""What `pip install stackdef` puts on a user's machine: every package and data file, under the
+stackdef namespace only (no top-level `providers` / `blueprints` to collide with theirs)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import tomllib
+import zipfile
+from pathlib import Path
+
+from tests.util import REPO
+
+
+def test_package_list_covers_every_package_folder() -> None:
+    cfg = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]
+    listed = set(cfg["packages"])
+    dirs = cfg["package-dir"]
+    found = set()
+    for name, folder in dirs.items():
+        root = REPO / folder
+        for init in [*root.rglob("__init__.py"), *root.rglob("__main__.py")]:
+            rel = init.parent.relative_to(root)
+            sub = ".".join((name, *rel.parts)) if rel.parts else name
+            if not any(sub.startswith(other + ".") or sub == other for other in dirs if other != name and len(other) > len(name)):
+                found.add(sub)
+    assert listed == found
+
+
+def test_wheel_holds_the_data_and_no_top_level_collisions(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path), str(REPO)],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    (wheel,) = tmp_path.glob("stackdef-*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    tops = {n.split("/")[0] for n in names if not n.split("/")[0].endswith(".dist-info")}
+    assert tops == {"stackdef"}
+    for needed in (
+        "stackdef/catalog/data/gpu_prices.csv",
+        "stackdef/catalog/data/cpu_prices.csv",
+        "stackdef/catalog/data/models.csv",
+        "stackdef/templates/plan.md.j2",
+        "stackdef/providers/eks.py",
+        "stackdef/blueprints/reference/stack.py",
+        "stackdef/blueprints/reference/app/sentiment.py",
+    ):
+        assert needed in names, needed
