@@ -1,30 +1,36 @@
-"""Cluster targets: one file per target and an explicit registry.
+"""Cluster targets: one file per target, registered here.
 
-``get(name)`` returns the provider for a spec's ``target.type``; an unknown
-name is an error that lists the valid ones. Providers never import Pulumi:
-they return data (placement, capabilities, a :class:`ClusterConnection`) and
-the deploy edge turns it into a Kubernetes provider.
+Each file holds the target's spec model, its :class:`~stackdef.providers.base.TargetPlan`
+(pure: features, GPU placement, pricing, storage) and its connector (the deploy
+edge's I/O half). Importing this package registers the built-in targets;
+``stackdef.registry.TARGETS.get(name)`` and ``CONNECTORS.get(name)`` look them up.
 """
 
 from __future__ import annotations
 
-from stackdef.providers.aks import AksProvider
-from stackdef.providers.base import Capabilities, ClusterConnection, NodePlacement, Provider
-from stackdef.providers.eks import EksProvider
-from stackdef.providers.existing import ExistingProvider
-from stackdef.providers.gke import GkeProvider
-from stackdef.providers.kind import KindProvider
+from stackdef import registry
+from stackdef.providers.aks import AksPlan
+from stackdef.providers.cloud import refusing_connector
+from stackdef.providers.eks import EksPlan
+from stackdef.providers.existing import ExistingConnector, ExistingPlan
+from stackdef.providers.gke import GkePlan
+from stackdef.providers.kind import KindConnector, KindPlan
 
-REGISTRY: dict[str, Provider] = {
-    p.name: p for p in (KindProvider(), ExistingProvider(), EksProvider(), GkeProvider(), AksProvider())
-}
+if "kind" not in registry.TARGETS:
+    for _plan, _connector in (
+        (KindPlan(), KindConnector()),
+        (ExistingPlan(), ExistingConnector()),
+        (EksPlan(), None),
+        (GkePlan(), None),
+        (AksPlan(), None),
+    ):
+        registry.register_target(_plan, _connector or refusing_connector(_plan))
 
 
-def get(name: str) -> Provider:
-    try:
-        return REGISTRY[name]
-    except KeyError:
-        raise ValueError(f"{name!r} is not a valid target among [{', '.join(REGISTRY)}]") from None
+def plan(name: str):  # noqa: ANN201 - TargetPlan, kept untyped to spare an import cycle
+    """The TargetPlan registered for ``target.type`` ``name``."""
+    return registry.TARGETS.get(name)
 
 
-__all__ = ["Capabilities", "ClusterConnection", "NodePlacement", "Provider", "REGISTRY", "get"]
+def connector(name: str):  # noqa: ANN201
+    return registry.CONNECTORS.get(name)

@@ -8,11 +8,19 @@ Storage: AKS ships ``managed-csi`` (Azure Disk, ReadWriteOnce) and
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
+
+from pydantic import Field
 
 from stackdef.providers.base import NodePlacement, StorageClassChoice, StorageDefaults, placement_from_gpu_nodes
-from stackdef.providers.cloud import CloudProvider, cloud_capabilities
-from stackdef.spec.models import GpuNodes, Toleration
+from stackdef.providers.cloud import CloudPlan, _CloudTarget, cloud_features
+from stackdef.spec.base import GpuNodes, Toleration
+
+class AksTarget(_CloudTarget):
+    """Azure AKS. Planned and rendered; cluster creation comes later."""
+
+    type: Literal["aks"] = Field(description="Discriminator: Azure AKS.")
+
 
 DEFAULT_GPU_NODES = GpuNodes(
     label_key=None,
@@ -24,9 +32,11 @@ DEFAULT_GPU_NODES = GpuNodes(
 )
 
 
-class AksProvider(CloudProvider):
+class AksPlan(CloudPlan):
     name = "aks"
-    capabilities = cloud_capabilities("aks")
+    spec = AksTarget
+    features = cloud_features("aks")
+    notes = ("aks: plan and render only; cluster creation comes in a later release",)
     control_plane = ("AKS Free tier control plane", 0.0)
     storage = StorageDefaults(
         read_write_once=StorageClassChoice("managed-csi", builtin=True),

@@ -15,19 +15,30 @@ ReadWriteOnce, so a shared model cache needs the EFS CSI driver and a class
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
+
+from pydantic import Field
 
 from stackdef.providers.base import NodePlacement, StorageClassChoice, StorageDefaults, placement_from_gpu_nodes
-from stackdef.providers.cloud import CloudProvider, cloud_capabilities
-from stackdef.spec.models import GpuNodes
+from stackdef.providers.cloud import CloudPlan, _CloudTarget, cloud_features
+from stackdef.spec.base import GpuNodes
+
+class EksTarget(_CloudTarget):
+    """Amazon EKS (GPU nodes placed by instance type). Planned and rendered; cluster creation comes later."""
+
+    type: Literal["eks"] = Field(description="Discriminator: Amazon EKS.")
+
 
 DEFAULT_GPU_NODES = GpuNodes(label_key=None)
 
 
-class EksProvider(CloudProvider):
+class EksPlan(CloudPlan):
     name = "eks"
-    capabilities = cloud_capabilities("eks")
+    spec = EksTarget
+    features = cloud_features("eks")
+    notes = ("eks: plan and render only; cluster creation comes in a later release",)
     control_plane = ("EKS control plane, standard support", 0.10)
+    gpu_column = "eks"
     storage = StorageDefaults(
         read_write_once=StorageClassChoice(
             "ebs-sc", builtin=False, needs="the EBS CSI driver add-on and a StorageClass named ebs-sc (EKS ships no default class)"

@@ -4,30 +4,50 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
+from pydantic import Field
+
+from stackdef.catalog.gpus import GPU_TYPES
+from stackdef.errors import UsageError
 from stackdef.providers.base import (
-    Capabilities,
     ClusterConnection,
+    CpuPlacement,
+    Features,
     NodePlacement,
     StorageClassChoice,
     StorageDefaults,
+    TargetPlan,
     placement_from_gpu_nodes,
 )
-from stackdef.catalog.gpus import GPU_TYPES
-from stackdef.errors import UsageError
+from stackdef.spec.base import GpuNodes, _Base
+
+#: GPU Feature Discovery (GPU operator) marks GPU nodes with it; CPU pods keep off nodes that carry it.
+GPU_PRESENT_LABEL = "nvidia.com/gpu.present"
 
 
-class ExistingProvider:
-    name = "existing"
-    capabilities = Capabilities(
-        gpus=True,
-        create_cluster=False,
-        rwx_storage=True,
-        scale_to_zero=True,
-        notes=("the cluster must already run the NVIDIA device plugin on its GPU nodes",),
+class ExistingTarget(_Base):
+    """Any cluster reachable with a kubeconfig."""
+
+    type: Literal["existing"] = Field(description="Discriminator: an existing cluster.")
+    kubeconfig: str | None = Field(
+        None, description="Path to the kubeconfig file; default: $KUBECONFIG or ~/.kube/config."
     )
+    context: str | None = Field(None, description="kubeconfig context; default: current context.")
+    gpu_nodes: GpuNodes = Field(
+        default_factory=GpuNodes, description="How GPU nodes are labelled and tainted on this cluster."
+    )
+    cloud: Literal["aws", "gcp", "azure"] | None = Field(
+        None, description="Cloud the cluster runs on, for pricing only."
+    )
+    region: str | None = Field(None, description="Cloud region, for pricing only.")
 
+
+class ExistingPlan(TargetPlan):
+    name = "existing"
+    spec = ExistingTarget
+    features = Features({"create_cluster": "stackdef connects to this cluster; it does not create it"})
+    notes = ("the cluster must already run the NVIDIA device plugin on its GPU nodes",)
     storage = StorageDefaults(
         read_write_once=StorageClassChoice(None, builtin=False, needs="a default StorageClass (set model_cache.storage_class to name one)"),
         read_write_many=StorageClassChoice(
@@ -40,10 +60,18 @@ class ExistingProvider:
     def gpu_placement(self, target: Any, gpu: str) -> NodePlacement:
         return placement_from_gpu_nodes(target.gpu_nodes, gpu, {n: g.gfd for n, g in GPU_TYPES.items()})
 
-    def fixed_costs(self, cpu_instance: Any) -> tuple[tuple[str, float], ...]:
-        return ()
+    def pricing_key(self, target: Any) -> tuple[str, str] | None:
+        return (target.cloud, target.region) if target.cloud and target.region else None
 
+    def cpu_placement(self, gpu_instance_types: tuple[str, ...]) -> CpuPlacement:
+        return CpuPlacement(avoid_labels=(GPU_PRESENT_LABEL,))
+
+
+class ExistingConnector:
     def preflight(self) -> None:
+        return None
+
+    def check_capacity(self, connection: ClusterConnection, requests: dict[str, Any]) -> str | None:
         return None
 
     def connect(self, target: Any, *, create: bool) -> ClusterConnection:

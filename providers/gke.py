@@ -8,20 +8,31 @@ Basic HDD instances start at 1 TiB)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
+
+from pydantic import Field
 
 from stackdef.providers.base import NodePlacement, StorageClassChoice, StorageDefaults, placement_from_gpu_nodes
-from stackdef.providers.cloud import CloudProvider, cloud_capabilities
+from stackdef.providers.cloud import CloudPlan, _CloudTarget, cloud_features
 from stackdef.catalog.gpus import GPU_TYPES
-from stackdef.spec.models import GpuNodes
+from stackdef.spec.base import GpuNodes
+
+class GkeTarget(_CloudTarget):
+    """Google GKE Standard. Planned and rendered; cluster creation comes later."""
+
+    type: Literal["gke"] = Field(description="Discriminator: Google GKE.")
+
 
 DEFAULT_GPU_NODES = GpuNodes(label_key="cloud.google.com/gke-accelerator")
 
 
-class GkeProvider(CloudProvider):
+class GkePlan(CloudPlan):
     name = "gke"
-    capabilities = cloud_capabilities("gke")
+    spec = GkeTarget
+    features = cloud_features("gke")
+    notes = ("gke: plan and render only; cluster creation comes in a later release",)
     control_plane = ("GKE cluster management fee (free-tier credit not applied)", 0.10)
+    gpu_column = "gke"
     storage = StorageDefaults(
         read_write_once=StorageClassChoice("standard-rwo", builtin=True),
         read_write_many=StorageClassChoice(

@@ -2,7 +2,8 @@
 
 `up` creates the cluster (or reuses one of the same name) through the kind
 CLI with the pinned node image and returns its kubeconfig; the stack itself
-is compiled with the CPU profile (see README "kind CPU profile").
+is compiled with the CPU profile (see README "kind CPU profile"), because the
+plan declares no GPUs.
 """
 
 from __future__ import annotations
@@ -12,11 +13,22 @@ import os
 import shutil
 import subprocess
 import tempfile
-from typing import Any
+from typing import Any, Literal
 
-from stackdef.providers.base import Capabilities, ClusterConnection, ClusterNotFound, NodePlacement, StorageClassChoice, StorageDefaults
+from pydantic import Field, field_validator
+
 from stackdef.errors import UsageError, require_tool
+from stackdef.providers.base import (
+    ClusterConnection,
+    ClusterNotFound,
+    Features,
+    StorageClassChoice,
+    StorageDefaults,
+    TargetPlan,
+)
 from stackdef.quantity import parse_quantity
+from stackdef.spec.base import DNS1123_LABEL, _Base, check_image
+from stackdef.versions import KIND_NODE_IMAGE
 
 KIND_INSTALL = "https://kind.sigs.k8s.io/docs/user/quick-start/#installation (kind also needs Docker or Podman)"
 
@@ -29,6 +41,42 @@ nodes:
   labels:
     stackdef.dev/profile: cpu
 """
+
+
+class KindTarget(_Base):
+    """A local kind cluster: CPU profile, no GPUs, cost 0."""
+
+    type: Literal["kind"] = Field(description="Discriminator: a local kind cluster.")
+    cluster_name: str = Field(
+        "stackdef", pattern=DNS1123_LABEL, max_length=40, description="kind cluster name."
+    )
+    node_image: str = Field(
+        KIND_NODE_IMAGE, description="kind node image, pinned by digest (kind v0.32.0 default)."
+    )
+
+    @field_validator("node_image")
+    @classmethod
+    def check_image_pinned(cls, v: str) -> str:
+        return check_image(v)
+
+
+class KindPlan(TargetPlan):
+    name = "kind"
+    spec = KindTarget
+    features = Features(
+        {
+            "gpus": "kind runs in containers on this machine; LLM services run the CPU profile instead",
+            "rwx_storage": "kind's local-path provisioner offers ReadWriteOnce volumes only",
+            "scale_to_zero": "the CPU profile runs exactly one replica",
+        }
+    )
+    notes = (
+        "LLM services run the CPU profile: a plain vLLM CPU Deployment with a small model, one replica",
+        "kind's local-path storage is ReadWriteOnce only",
+    )
+    #: kind's default class "standard" is the local-path provisioner: ReadWriteOnce only.
+    storage = StorageDefaults(read_write_once=StorageClassChoice(None, builtin=True), read_write_many=None)
+    local = True
 
 
 def _kind(*args: str, stdin: str | None = None, timeout: int = 600) -> str:
@@ -96,30 +144,10 @@ def node_capacity(connection: ClusterConnection) -> tuple[float, float, str] | N
     return None
 
 
-class KindProvider:
-    name = "kind"
+class KindConnector:
     #: What kind's own pods request (API server, etcd, controller manager,
     #: scheduler, CoreDNS ×2, kindnet, kube-proxy): about 0.95 CPU and 0.3 GiB.
     system_reserved = (1.0, 1.0)
-    capabilities = Capabilities(
-        gpus=False,
-        create_cluster=True,
-        rwx_storage=False,
-        scale_to_zero=False,
-        notes=(
-            "LLM services run the CPU profile: a plain vLLM CPU Deployment with a small model, one replica",
-            "kind's local-path storage is ReadWriteOnce only",
-        ),
-    )
-
-    #: kind's default class "standard" is the local-path provisioner: ReadWriteOnce only.
-    storage = StorageDefaults(read_write_once=StorageClassChoice(None, builtin=True), read_write_many=None)
-
-    def gpu_placement(self, target: Any, gpu: str) -> NodePlacement:
-        raise ValueError("kind has no GPUs (stackdef compiles the CPU profile for kind)")
-
-    def fixed_costs(self, cpu_instance: Any) -> tuple[tuple[str, float], ...]:
-        return ()
 
     def preflight(self) -> None:
         require_tool("kind", "the kind target", KIND_INSTALL)

@@ -146,12 +146,12 @@ def validate(
                 doc = {"valid": False, "source": exc.source, "errors": [i.to_dict() for i in exc.issues], "warnings": []}
                 print(json.dumps(doc, indent=2))
                 return 1
-            doc = {"valid": True, "source": built.loaded.source, "errors": [], "warnings": built.plan["warnings"]}
+            doc = {"valid": True, "source": built.loaded.source, "errors": [], "warnings": built.plan.to_json()["warnings"]}
             print(json.dumps(doc, indent=2))
             return 0
         built = checked()
         loaded = built.loaded
-        _warn_lines(loaded.source, [Issue(**w) for w in built.plan["warnings"]])
+        _warn_lines(loaded.source, built.warnings)
         n = len(loaded.stack.services)
         extra = ""
         if deep:
@@ -177,15 +177,15 @@ def plan(
 
         built = build(spec, prices)
         if format is PlanFormat.json:
-            print(json.dumps(built.plan, indent=2))
+            print(json.dumps(built.plan.to_json(), indent=2))
         elif format is PlanFormat.markdown:
             from stackdef.plan import plan_markdown
 
-            sys.stdout.write(plan_markdown(built.plan))
+            sys.stdout.write(plan_markdown(built.plan.to_view()))
         else:
             from stackdef.plan import print_plan_table
 
-            print_plan_table(built.plan, _console())
+            print_plan_table(built.plan.to_view(), _console())
         return 0
 
     _run(body)
@@ -216,7 +216,7 @@ def render(
         kept = write_tree(files, out, stack=built.compiled.resolved.stack.name, force=force)
         from stackdef.errors import Issue
 
-        _warn_lines(built.loaded.source, [Issue(**w) for w in built.plan["warnings"]])
+        _warn_lines(built.loaded.source, built.warnings)
         also = f"; kept {len(kept)} file(s) stackdef did not write" if kept else ""
         print(f"wrote {len(files)} files to {out}/ (apply order in {out}/README.md){also}")
         return 0
@@ -236,19 +236,20 @@ def cost(
         from stackdef.pipeline import build
 
         built = build(spec, prices)
-        doc = {"stack": built.plan["stack"], "target": built.plan["target"], "cost": built.plan["cost"], "sizing": built.plan["sizing"], "warnings": built.plan["warnings"]}
+        plan = built.plan.to_json()
+        doc = {k: plan[k] for k in ("stack", "target", "cost", "sizing", "warnings")}
         if format is PlanFormat.json:
             print(json.dumps(doc, indent=2))
         elif format is PlanFormat.markdown:
             from stackdef.plan import cost_markdown
 
-            sys.stdout.write(cost_markdown(built.plan))
+            sys.stdout.write(cost_markdown(plan))
         else:
             from stackdef.plan import print_cost_table, print_sizing_table
 
             console = _console()
-            print_sizing_table(built.plan, console)
-            print_cost_table(built.plan, console)
+            print_sizing_table(plan, console)
+            print_cost_table(plan, console)
         return 0
 
     _run(body)
@@ -261,9 +262,9 @@ def schema(
     """Print the JSON Schema of the stack spec (for editors and CI)."""
 
     def body() -> int:
-        from stackdef.spec.models import Stack
+        from stackdef.spec.stack import stack_model
 
-        text = json.dumps(Stack.model_json_schema(by_alias=True), indent=2, sort_keys=True) + "\n"
+        text = json.dumps(stack_model().model_json_schema(by_alias=True), indent=2, sort_keys=True) + "\n"
         if out is None:
             sys.stdout.write(text)
         else:

@@ -90,6 +90,8 @@ from typing import Any
 
 import yaml
 
+from stackdef.locations import format_loc
+
 LLM_BUILDERS = frozenset({"ray.serve.llm:build_openai_app", "ray.serve.llm.build_openai_app"})
 LLM_ARGS_KEYS = frozenset({"llm_configs", "ingress_cls_config", "ingress_deployment_config"})
 INGRESS_CLS_CONFIG_KEYS = frozenset({"ingress_cls", "ingress_extra_kwargs"})
@@ -160,19 +162,18 @@ def _label(item: Any, *, llm: bool = False) -> str:
 
 def _path(base: str, loc: tuple | list, data: Any = None) -> str:
     """``base`` + a pydantic ``loc``; list items are tagged with their name if known."""
-    out = base
-    node = data
-    llm_ctx = False
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-            node = node[part] if isinstance(node, list) and 0 <= part < len(node) else None
-            out += _label(node, llm=llm_ctx)
-        else:
-            out += f".{part}" if out else str(part)
-            llm_ctx = part == "llm_configs"
-            node = node.get(part) if isinstance(node, dict) else None
-    return out or "<root>"
+
+    def label(prefix: tuple) -> str:
+        node = data
+        for part in prefix:
+            if isinstance(part, int):
+                node = node[part] if isinstance(node, list) and 0 <= part < len(node) else None
+            else:
+                node = node.get(part) if isinstance(node, dict) else None
+        llm = len(prefix) >= 2 and prefix[-2] == "llm_configs"
+        return _label(node, llm=llm)
+
+    return format_loc(loc, base=base, label=label) or "<root>"
 
 
 def _one_line(msg: str) -> str:

@@ -28,9 +28,11 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from stackdef import registry
 from stackdef.errors import Issue, SpecError, UsageError, split_fix
-from stackdef.spec.models import LocalCode, ModelService, Stack
+from stackdef.locations import clean_loc, field_names, format_loc
 from stackdef.spec.rules import check_stack, stack_warnings
+from stackdef.spec.stack import StackBase, stack_model
 
 #: Largest local application directory shipped as a ConfigMap (the API server
 #: caps an object at 1 MiB; stay well below).
@@ -42,7 +44,7 @@ _CODE_SUFFIXES = {".py", ".txt", ".json", ".yaml", ".yml", ".toml", ".cfg", ".cs
 class LoadedStack:
     """A validated stack plus what was read from disk for it."""
 
-    stack: Stack
+    stack: StackBase
     source: str
     warnings: tuple[Issue, ...] = ()
     #: service name -> ((relative path, text), ...) for ``code.source: local``.
@@ -55,74 +57,25 @@ class LoadedStack:
 # pydantic errors -> Issues
 # --------------------------------------------------------------------------- #
 
-_TAGS = {
-    "services": {"llm", "model"},
-    "target": {"kind", "existing", "eks", "gke", "aks"},
-    "code": {"image", "local", "remote"},
-}
+
+@functools.lru_cache(maxsize=4)
+def _field_names(model: type) -> list[str]:
+    return sorted(field_names(model))
 
 
-@functools.lru_cache(maxsize=1)
-def _field_names() -> frozenset[str]:
-    names: set[str] = set()
-
-    def walk(model: Any) -> None:
-        for name, info in model.model_fields.items():
-            names.add(info.alias or name)
-            for sub in _submodels(info.annotation):
-                if sub not in seen:
-                    seen.add(sub)
-                    walk(sub)
-
-    seen: set[Any] = set()
-    walk(Stack)
-    return frozenset(names)
-
-
-def _submodels(annotation: Any) -> list[Any]:
-    from typing import get_args
-
-    from pydantic import BaseModel
-
-    out = []
-    stack = [annotation]
-    while stack:
-        a = stack.pop()
-        if isinstance(a, type) and issubclass(a, BaseModel):
-            out.append(a)
-        stack.extend(get_args(a))
-    return out
-
-
-def _path(loc: tuple[Any, ...]) -> str:
-    parts: list[str] = []
-    prev: Any = None
-    container: str | None = None
-    for item in loc:
-        if isinstance(item, int):
-            parts.append(f"[{item}]")
-        elif isinstance(item, str) and container in _TAGS and item in _TAGS[container] and (
-            isinstance(prev, int) or prev == container
-        ):
-            pass  # discriminator tag pydantic inserts into the location
-        else:
-            parts.append(("." if parts else "") + item)
-            container = item
-        prev = item
-    return "".join(parts)
-
-
-def issues_from_validation_error(err: ValidationError) -> list[Issue]:
+def issues_from_validation_error(err: ValidationError, model: type | None = None) -> list[Issue]:
+    """One Issue per pydantic error, at the user's field path (``model``: what the data was validated as)."""
+    model = model or stack_model()
     issues = []
     for e in err.errors(include_url=False):
-        path = _path(tuple(e["loc"]))
+        path = format_loc(clean_loc(model, tuple(e["loc"])))
         kind = e["type"]
         msg = e["msg"]
         if kind == "value_error":
             problem, fix = split_fix(msg.removeprefix("Value error, "))
         elif kind == "extra_forbidden":
             name = str(e["loc"][-1])
-            close = difflib.get_close_matches(name, sorted(_field_names()), n=1)
+            close = difflib.get_close_matches(name, _field_names(model), n=1)
             problem = f"unknown field {name!r}"
             fix = f"did you mean {close[0]!r}?" if close else "remove it; `stackdef schema` lists the fields"
         elif kind == "missing":
@@ -288,53 +241,54 @@ def _attr(module: Any, attr: str, source: str) -> Any:
     return getattr(module, attr)
 
 
-def _read_local_code(stack: Stack, base: Path, source: str) -> dict[str, tuple[tuple[str, str], ...]]:
+def _read_local_code(stack: StackBase, base: Path, source: str) -> dict[str, tuple[tuple[str, str], ...]]:
+    """The local code folders service kinds ship (``code_dirs``), read as text files."""
     code: dict[str, tuple[tuple[str, str], ...]] = {}
     issues = []
-    for i, svc in enumerate(stack.services):
-        if not (isinstance(svc, ModelService) and isinstance(svc.code, LocalCode)):
-            continue
-        path = f"services[{i}].code.path"
-        root = (base / svc.code.path).resolve()
-        if not root.is_dir():
-            issues.append(Issue(path, f"{svc.code.path!r} is not a directory (relative to {base})", "point it at the app folder"))
-            continue
-        files = []
-        total = 0
-        for f in sorted(root.rglob("*")):
-            rel = f.relative_to(root)
-            if not f.is_file() or f.suffix not in _CODE_SUFFIXES or any(
-                part.startswith(".") or part == "__pycache__" for part in rel.parts
-            ):
+    for i, svc in enumerate(stack.services):  # type: ignore[attr-defined]
+        for rel, folder in registry.KINDS.get(svc.type).code_dirs(svc):
+            path = f"services[{i}].{rel}"
+            root = (base / folder).resolve()
+            if not root.is_dir():
+                issues.append(Issue(path, f"{folder!r} is not a directory (relative to {base})", "point it at the app folder"))
                 continue
-            try:
-                text = f.read_text(encoding="utf-8")
-            except (OSError, UnicodeDecodeError):
-                issues.append(Issue(path, f"{rel} is not readable UTF-8 text", "remove it or ship code in an image"))
-                continue
-            total += len(text.encode())
-            files.append((rel.as_posix(), text))
-        if total > MAX_LOCAL_CODE_BYTES:
-            issues.append(
-                Issue(path, f"{total} bytes of code exceed {MAX_LOCAL_CODE_BYTES}", "bake the code into an image, or use code.source: remote")
-            )
-        elif not files:
-            issues.append(Issue(path, f"{svc.code.path!r} holds no source files", f"add files ending in {sorted(_CODE_SUFFIXES)}"))
-        code[svc.name] = tuple(files)
+            files = []
+            total = 0
+            for f in sorted(root.rglob("*")):
+                r = f.relative_to(root)
+                if not f.is_file() or f.suffix not in _CODE_SUFFIXES or any(
+                    part.startswith(".") or part == "__pycache__" for part in r.parts
+                ):
+                    continue
+                try:
+                    text = f.read_text(encoding="utf-8")
+                except (OSError, UnicodeDecodeError):
+                    issues.append(Issue(path, f"{r} is not readable UTF-8 text", "remove it or ship code in an image"))
+                    continue
+                total += len(text.encode())
+                files.append((r.as_posix(), text))
+            if total > MAX_LOCAL_CODE_BYTES:
+                issues.append(
+                    Issue(path, f"{total} bytes of code exceed {MAX_LOCAL_CODE_BYTES}", "bake the code into an image, or use code.source: remote")
+                )
+            elif not files:
+                issues.append(Issue(path, f"{folder!r} holds no source files", f"add files ending in {sorted(_CODE_SUFFIXES)}"))
+            code[svc.name] = tuple(files)
     if issues:
         raise SpecError(source, issues)
     return code
 
 
-def validate_stack(data: Any, source: str = "<stack>") -> Stack:
+def validate_stack(data: Any, source: str = "<stack>") -> StackBase:
     """Build a Stack from a dict (or check a Stack) and apply every rule."""
-    if isinstance(data, Stack):
+    if isinstance(data, StackBase):
         stack = data
     elif isinstance(data, dict):
+        model = stack_model()
         try:
-            stack = Stack.model_validate(data)
+            stack = model.model_validate(data)
         except ValidationError as err:
-            raise SpecError(source, issues_from_validation_error(err)) from None
+            raise SpecError(source, issues_from_validation_error(err, model)) from None
     else:
         raise SpecError(
             source, [Issue("", f"the spec is a {type(data).__name__}, not a mapping", "write the stack as a mapping with apiVersion, name, target, services")]
@@ -378,7 +332,7 @@ def _drafted_spec(spec: str) -> Any:
     error at its full path. None when the spec does not yield a Draft this way
     (it reads attributes of the models it builds, say).
     """
-    from stackdef.spec.models import Draft, drafting
+    from stackdef.spec.base import Draft, drafting
 
     path_part, attr = split_file_attr(spec)
     p = Path(path_part)
@@ -398,7 +352,7 @@ def _drafted_spec(spec: str) -> Any:
                 obj = getattr(_import_module(m.group(1), spec), m.group(2), None)
     except Exception:
         return None
-    return obj.to_data() if isinstance(obj, Draft) and obj.model is Stack else None
+    return obj.to_data() if isinstance(obj, Draft) and issubclass(obj.model, StackBase) else None
 
 
 def load(spec: str) -> LoadedStack:

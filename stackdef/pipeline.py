@@ -7,15 +7,14 @@ very same stages.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
-
 from pathlib import Path
 
 from stackdef.catalog.prices import PriceCatalog
 from stackdef.compile import CompiledStack, compile_stack
 from stackdef.errors import SpecError
 from stackdef.loader import LoadedStack, load, read_prices
-from stackdef.plan import build_plan
+from stackdef.errors import Issue
+from stackdef.plan import Plan, build_plan
 from stackdef.resolve import resolve
 
 
@@ -23,7 +22,11 @@ from stackdef.resolve import resolve
 class Built:
     loaded: LoadedStack
     compiled: CompiledStack
-    plan: dict[str, Any]
+    plan: Plan
+
+    @property
+    def warnings(self) -> list[Issue]:
+        return [Issue(w.path, w.problem, w.fix) for w in self.plan.warnings]
 
 
 def build(spec: str | LoadedStack, prices_file: str | Path | None = None) -> Built:

@@ -38,10 +38,6 @@ def parse_bytes(q: str) -> int:
     return int(parse_quantity(q))
 
 
-def cpu_millis(q: str | float) -> int:
-    return int(round(parse_quantity(q) * 1000))
-
-
 def format_cpu(cores: float) -> str:
     """Canonical CPU quantity: whole cores as '2', else millicores '500m'."""
     millis = int(math.ceil(cores * 1000 - 1e-9))

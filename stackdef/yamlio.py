@@ -8,7 +8,9 @@ import yaml
 
 
 class _Dumper(yaml.SafeDumper):
-    pass
+    # Manifests are read by people and by kubectl: repeat shared values, never emit &anchors / *aliases.
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
 
 
 def _str(dumper: yaml.SafeDumper, data: str) -> yaml.Node:
@@ -28,3 +30,13 @@ def dump_all(docs: list[Any]) -> str:
     return yaml.dump_all(
         docs, Dumper=_Dumper, sort_keys=False, default_flow_style=False, width=120, allow_unicode=True, explicit_start=True
     )
+
+
+class _PlainDumper(yaml.SafeDumper):
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
+
+
+def dump_plain(doc: Any, width: int = 1000) -> str:
+    """Block YAML with PyYAML's default scalar styles and no aliases (Serve configs embedded as strings)."""
+    return yaml.dump(doc, Dumper=_PlainDumper, sort_keys=False, default_flow_style=False, width=width)

@@ -50,7 +50,7 @@ def issues(d: dict) -> list[str]:
 
 
 def test_reference_costs_match_the_hand_worked_figures() -> None:
-    plan = build(BLUEPRINTS["reference-eks"]).plan
+    plan = build(BLUEPRINTS["reference-eks"]).plan.to_json()
     cost = plan["cost"]
     assert cost["fixed_monthly_usd"] == FIXED
     assert cost["baseline_monthly_usd"] == pytest.approx(FIXED + HEAD + HEAD)
@@ -96,7 +96,7 @@ def build_plan_cut(rst) -> dict:
     from stackdef.compile import compile_stack
     from stackdef.plan import build_plan
 
-    plan = build_plan(compile_stack(rst))
+    plan = build_plan(compile_stack(rst)).to_json()
     return {s["name"]: s["cut"] for s in plan["cost"]["services"] if s["cut"]}
 
 
@@ -145,7 +145,7 @@ def test_user_price_file_overrides_the_catalog(tmp_path) -> None:
         "provider,instance_type,region,gpu_model,gpu_count,vcpu,ram_gib,usd_per_hour\n"
         "aws,g6.xlarge,us-east-1,NVIDIA L4,1,4,16,0.40\n"
     )
-    plan = build(BLUEPRINTS["reference-eks"], prices_file=f).plan
+    plan = build(BLUEPRINTS["reference-eks"], prices_file=f).plan.to_json()
     assert plan["cost"]["services"][0]["usd_per_replica_hour"] == 0.40
     bad = tmp_path / "bad.csv"
     bad.write_text("provider,instance_type\naws,x\n")
@@ -155,7 +155,7 @@ def test_user_price_file_overrides_the_catalog(tmp_path) -> None:
 
 
 def test_kind_costs_nothing_and_unknown_regions_say_so() -> None:
-    kind = build(BLUEPRINTS["reference-kind"]).plan["cost"]
+    kind = build(BLUEPRINTS["reference-kind"]).plan.to_json()["cost"]
     assert (kind["baseline_monthly_usd"], kind["ceiling_monthly_usd"]) == (0.0, 0.0)
     d = stack()
     d["target"] = {"type": "eks", "region": "eu-west-1"}

@@ -73,7 +73,7 @@ def test_model_cache_storage_per_target(target: str, mode: str, klass: str | Non
 def build_plan(c) -> dict[str, Any]:
     from stackdef.plan import build_plan as bp
 
-    return bp(c, c.resolved.warnings)
+    return bp(c, c.resolved.warnings).to_json()
 
 
 def test_spec_storage_class_and_access_mode_win() -> None:
@@ -191,7 +191,7 @@ def test_cpu_pods_stay_off_gpu_nodes() -> None:
 
 
 def test_kind_reference_fits_a_laptop_and_the_plan_prints_the_requests() -> None:
-    plan = build(BLUEPRINTS["reference-kind"]).plan
+    plan = build(BLUEPRINTS["reference-kind"]).plan.to_json()
     base = plan["requests"]["baseline"]
     # vLLM CPU pod 3 CPU / 4 GiB + model head 1 / 2 + autoscaler 0.5 / 0.5 + 1 worker 1 / 2 + operator 0.1 / 0.5
     assert (base["cpu"], base["memory_gib"], base["gpus"]) == (5.6, 9.0, 0)
@@ -200,7 +200,7 @@ def test_kind_reference_fits_a_laptop_and_the_plan_prints_the_requests() -> None
     head = sentiment["spec"]["rayClusterConfig"]["headGroupSpec"]
     assert head["rayStartParams"]["num-cpus"] == "0"
     assert head["template"]["spec"]["containers"][0]["resources"]["limits"] == {"cpu": "1", "memory": "2Gi"}
-    eks = build(BLUEPRINTS["reference-eks"]).plan["requests"]
+    eks = build(BLUEPRINTS["reference-eks"]).plan.to_json()["requests"]
     assert eks["ceiling"]["gpus"] == 4
 
 
@@ -210,7 +210,7 @@ def test_kind_reference_fits_a_laptop_and_the_plan_prints_the_requests() -> None
 
 
 def test_runner_ups_carry_the_same_head_and_cpu_terms_as_the_choice() -> None:
-    cost = build(BLUEPRINTS["reference-eks"]).plan["cost"]
+    cost = build(BLUEPRINTS["reference-eks"]).plan.to_json()["cost"]
     chat = cost["services"][0]
     head = chat["baseline_monthly_usd"]
     for alt in chat["runner_ups"]:
@@ -225,7 +225,7 @@ def test_operator_and_autoscaler_pods_are_billed() -> None:
     cpu, mem, _ = rst.requests(False)
     # Heads 4 + 2, autoscalers 2 × 0.5, one sentiment replica 1, the operator 0.1.
     assert cpu == pytest.approx(8.1)
-    cost = build(BLUEPRINTS["reference-eks"]).plan["cost"]
+    cost = build(BLUEPRINTS["reference-eks"]).plan.to_json()["cost"]
     assert cost["cpu_pool"][0] == {"item": "operators (KubeRay)", "baseline_monthly_usd": 5.04, "ceiling_monthly_usd": 5.04}
 
 

@@ -16,7 +16,7 @@ EXAMPLES = sorted(p.relative_to(REPO).as_posix() for p in (REPO / "examples").gl
 @pytest.mark.parametrize("path", EXAMPLES)
 def test_example_validates_plans_and_renders_valid_manifests(path: str) -> None:
     built = build(str(REPO / path))
-    assert built.plan["services"]
+    assert built.plan.services
     assert validate_manifests(built.compiled.objects()) == []
 
 
@@ -32,7 +32,7 @@ def test_yaml_and_python_forms_render_identically() -> None:
 
 
 def test_planner_example_is_capped_by_its_budget() -> None:
-    cost = build(str(REPO / "examples/llama70b-auto-gke.yaml")).plan["cost"]
+    cost = build(str(REPO / "examples/llama70b-auto-gke.yaml")).plan.to_json()["cost"]
     (llama,) = cost["services"]
     assert (llama["instance_type"], llama["gpus_per_replica"]) == ("g2-standard-96", 8)
     assert llama["cut"]["from_max_replicas"] == 3 and llama["max_replicas"] == 1

@@ -17,25 +17,30 @@ from pathlib import Path
 import pytest
 import yaml
 
-from stackdef import providers
+from stackdef import providers, registry
 from stackdef.errors import MissingToolError, UnsupportedError, UsageError
+from stackdef.providers.base import Features
 from stackdef.spec import ExistingTarget, KindTarget
 from tests.util import BLUEPRINTS, REPO, spec
 
 
 def test_unknown_target_lists_the_valid_ones() -> None:
     with pytest.raises(ValueError, match=r"'nomad' is not a valid target among \[kind, existing, eks, gke, aks\]"):
-        providers.get("nomad")
+        providers.plan("nomad")
 
 
-def test_capabilities_are_declared_as_data() -> None:
-    caps = {name: p.capabilities for name, p in providers.REGISTRY.items()}
-    assert caps["kind"].unsupported() == ["gpus", "rwx_storage", "scale_to_zero"]
-    assert caps["existing"].unsupported() == ["create_cluster"]
+def test_unsupported_features_are_declared_as_data_with_reasons() -> None:
+    feats = {p.name: p.features for p in registry.TARGETS}
+    assert feats["kind"].names_unsupported() == ["gpus", "rwx_storage", "scale_to_zero"]
+    assert "CPU profile" in feats["kind"].reason("gpus")
+    assert feats["existing"].names_unsupported() == ["create_cluster"]
     for cloud in ("eks", "gke", "aks"):
-        assert caps[cloud].unsupported() == ["create_cluster", "deploy"]
+        assert feats[cloud].names_unsupported() == ["create_cluster", "deploy"]
+        assert "comes in a later stackdef release" in feats[cloud].reason("deploy")
         with pytest.raises(UnsupportedError, match="comes in a later stackdef release"):
-            providers.get(cloud).preflight()
+            providers.connector(cloud).preflight()
+    with pytest.raises(ValueError, match="unknown feature"):
+        Features({"teleport": "no"})
 
 
 def _bin(tmp_path: Path, name: str, script: str) -> None:
@@ -105,10 +110,10 @@ def test_local_backend_needs_a_passphrase(tmp_path: Path) -> None:
 
 def test_existing_target_needs_its_kubeconfig(tmp_path: Path) -> None:
     with pytest.raises(UsageError, match="does not exist"):
-        providers.get("existing").connect(ExistingTarget(type="existing", kubeconfig=str(tmp_path / "nope")), create=True)
+        providers.connector("existing").connect(ExistingTarget(type="existing", kubeconfig=str(tmp_path / "nope")), create=True)
     cfg = tmp_path / "kubeconfig"
     cfg.write_text("apiVersion: v1\nkind: Config\n")
-    conn = providers.get("existing").connect(ExistingTarget(type="existing", kubeconfig=str(cfg), context="prod"), create=False)
+    conn = providers.connector("existing").connect(ExistingTarget(type="existing", kubeconfig=str(cfg), context="prod"), create=False)
     assert conn.kubeconfig == cfg.read_text() and conn.context == "prod"
 
 
@@ -128,7 +133,7 @@ def test_kind_provider_creates_then_reuses_the_cluster(tmp_path: Path, monkeypat
     monkeypatch.setenv("PATH", str(tmp_path / "bin") + os.pathsep + os.environ["PATH"])
     for var, name in (("KIND_LOG", "log"), ("KIND_CLUSTERS", "clusters"), ("KIND_CONFIG_SEEN", "config")):
         monkeypatch.setenv(var, str(tmp_path / name))
-    kind = providers.get("kind")
+    kind = providers.connector("kind")
     target = KindTarget(type="kind", cluster_name="dev")
     with pytest.raises(UsageError, match="kind cluster 'dev' does not exist"):
         kind.connect(target, create=False)
@@ -146,7 +151,7 @@ def test_kind_failure_is_one_clear_line(tmp_path: Path, monkeypatch: pytest.Monk
     _bin(tmp_path, "kind", "echo 'ERROR: failed to create cluster: docker not running' >&2; exit 1\n")
     monkeypatch.setenv("PATH", str(tmp_path / "bin") + os.pathsep + os.environ["PATH"])
     with pytest.raises(UsageError, match=r"`kind get clusters` failed: ERROR: failed to create cluster: docker not running"):
-        providers.get("kind").connect(KindTarget(type="kind"), create=True)
+        providers.connector("kind").connect(KindTarget(type="kind"), create=True)
     monkeypatch.setenv("PATH", str(tmp_path / "empty"))
     with pytest.raises(MissingToolError, match="`kind` CLI"):
-        providers.get("kind").preflight()
+        providers.connector("kind").preflight()

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import pytest
 
-from stackdef.compile.rayservice import APP_CODE_MOUNT, serve_config_of
+from stackdef.compile.ray import serve_config_of
+from stackdef.kinds.model.compile import APP_CODE_MOUNT
 from stackdef.pipeline import build
 from tests.ray_harness import ServeHarness, http_request
 from tests.util import BLUEPRINTS, REPO

@@ -172,7 +172,7 @@ def test_auto_picks_gpu_count_and_instance_and_sets_tensor_parallel() -> None:
         "autoscaling": {"min_replicas": 0, "max_replicas": 1},
     }
     (big, _) = _resolve(d).services
-    assert (big.gpu_type, big.gpus_per_replica, big.tensor_parallel_size) == ("L4", 8, 8)
+    assert (big.gpu_type, big.gpus_per_replica, big.detail.tensor_parallel_size) == ("L4", 8, 8)
     assert big.sizing.instance.instance_type == "g6.48xlarge"
     # Any L4 instance that holds an 8-GPU replica: only the 8-GPU size does.
     assert big.workers.placement.instance_types == ("g6.48xlarge", "gr6.8xlarge")[:len(big.workers.placement.instance_types)]

@@ -14,7 +14,7 @@ import pytest
 
 from stackdef.catalog.models import lookup
 from stackdef.compile import compile_stack
-from stackdef.compile.rayservice import serve_config_of
+from stackdef.compile.ray import serve_config_of
 from stackdef.loader import validate_stack
 from stackdef.pipeline import build
 from stackdef.resolve import resolve

@@ -23,7 +23,6 @@ from stackdef.catalog.gpus import gpu_from_price_row
 NODE_RESERVED_CPU = 1
 
 _DATA = Path(__file__).parent / "data"
-TARGET_CLOUD = {"eks": "aws", "gke": "gcp", "aks": "azure"}
 
 
 @dataclass(frozen=True)

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from stackdef.resolve import INSTANCE_TYPE_LABEL
-from stackdef.spec.models import SecretRef
+from stackdef.resolve.context import INSTANCE_TYPE_LABEL
+from stackdef.spec.base import SecretRef
 
 #: uid/gid of the ``ray`` user in rayproject images (and used for vLLM CPU too;
 #: its image runs as root by default but needs no root: HOME and caches are

@@ -2,9 +2,9 @@
 
 NetworkPolicies start from a namespace-wide default deny of ingress and then
 admit only what each component needs: clients in the stack's namespace (and
-namespaces the spec names) on the HTTP port; the Ray cluster's own pods to each
-other (Ray uses many dynamic ports); the KubeRay operator to the head's
-dashboard; the monitoring namespace to metrics ports when one is set.
+namespaces the spec names) on the HTTP port, the peers its kind adds (a Ray
+cluster's own pods and the KubeRay operator, see ``compile.ray``), and the
+monitoring namespace to metrics ports when one is set.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Any
 from stackdef import ports
 from stackdef.compile.common import metadata
 from stackdef.naming import k8s_name
-from stackdef.resolve import ResolvedService, ResolvedStack
+from stackdef.resolve.model import ResolvedService, ResolvedStack
 
 HTTP_PORT = ports.HTTP
 
@@ -49,29 +49,28 @@ def default_deny(rst: ResolvedStack) -> dict[str, Any]:
     }
 
 
-def _ns_peer(name: str) -> dict[str, Any]:
+def ns_peer(name: str) -> dict[str, Any]:
     return {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": name}}}
 
 
-def _tcp(*ports: int) -> list[dict[str, Any]]:
-    return [{"protocol": "TCP", "port": p} for p in ports]
+def tcp(*numbers: int) -> list[dict[str, Any]]:
+    return [{"protocol": "TCP", "port": p} for p in numbers]
 
 
-def network_policy(rst: ResolvedStack, rs: ResolvedService) -> dict[str, Any]:
+def network_policy(
+    rst: ResolvedStack,
+    rs: Any,
+    *,
+    metrics_port: int,
+    extra_rules: tuple[dict[str, Any], ...] = (),
+) -> dict[str, Any]:
+    """Ingress for one service's pods: clients on the HTTP port, ``extra_rules`` (its own
+    cluster's peers, an operator), and the monitoring namespace on ``metrics_port``."""
     net = rst.stack.network
-    clients = [{"podSelector": {}}] + [_ns_peer(ns) for ns in net.allow_from_namespaces]
-    rules: list[dict[str, Any]] = [{"from": clients, "ports": _tcp(HTTP_PORT)}]
-    if rs.mode in ("llm-ray", "model-ray"):
-        selector = {"matchLabels": dict(sorted(rs.selector.items()))}
-        rules.append({"from": [{"podSelector": selector}]})
-        rules.append(
-            {"from": [_ns_peer(net.operator_namespace)], "ports": _tcp(ports.RAY_DASHBOARD, ports.RAY_DASHBOARD_AGENT, HTTP_PORT)}
-        )
-        metrics = _tcp(ports.RAY_METRICS)
-    else:
-        metrics = _tcp(HTTP_PORT)
+    clients = [{"podSelector": {}}] + [ns_peer(ns) for ns in net.allow_from_namespaces]
+    rules: list[dict[str, Any]] = [{"from": clients, "ports": tcp(HTTP_PORT)}, *extra_rules]
     if net.monitoring_namespace:
-        rules.append({"from": [_ns_peer(net.monitoring_namespace)], "ports": metrics})
+        rules.append({"from": [ns_peer(net.monitoring_namespace)], "ports": tcp(metrics_port)})
     return {
         "apiVersion": "networking.k8s.io/v1",
         "kind": "NetworkPolicy",

@@ -1,7 +1,7 @@
 """``stackdef up | preview | destroy`` through Pulumi's Automation API.
 
 Order matters: the spec is validated, then the target's declared
-capabilities are honoured, then every external tool is checked (``pulumi``,
+features are honoured, then every external tool is checked (``pulumi``,
 and ``kind`` for the kind target) — all before anything is created. The
 program run is the very same ``stackdef.deploy.program.program`` that
 ``pulumi up`` runs from ``Pulumi.yaml``; state goes to a local file backend
@@ -61,13 +61,14 @@ def preflight(action: Action, spec: str) -> tuple[object, object]:
     """Everything that must hold before Pulumi runs; raises with one clear line."""
     built = build(spec)  # SpecError → exit 1
     target = built.loaded.stack.target
-    impl = providers.get(target.type)
-    if not impl.capabilities.deploy:
-        raise UnsupportedError(f"`stackdef {action}` on target {target.type}: {impl.capabilities.deploy_blocker}")
+    plan = providers.plan(target.type)
+    if not plan.supports("deploy"):
+        raise UnsupportedError(f"`stackdef {action}` on target {target.type}: {plan.features.reason('deploy')}")
     require_deploy_extra(action)
     require_tool("pulumi", f"`stackdef {action}`", PULUMI_INSTALL)
-    impl.preflight()
-    return built, impl
+    connector = providers.connector(target.type)
+    connector.preflight()
+    return built, connector
 
 
 def protected_resources(deployment: dict | None) -> list[tuple[str, str]]:
@@ -120,9 +121,8 @@ def run(
             f"`stackdef {action}` compares the stack with a running cluster, and {exc.what} does not exist yet "
             "(`stackdef up` creates it; `stackdef plan` shows offline what would be created)"
         ) from None
-    check = getattr(impl, "check_capacity", None)
-    if action == "up" and check is not None:
-        note = check(connection, built.plan["requests"]["baseline"])  # type: ignore[attr-defined]
+    if action == "up":
+        note = impl.check_capacity(connection, built.plan.requests.baseline.model_dump())  # type: ignore[attr-defined]
         if note:
             on_output(f"note: {note}")
 

@@ -123,17 +123,17 @@ class StackResource(pulumi.ComponentResource):
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         rst = compiled.resolved
-        super().__init__(STACK_TYPE, rst.stack.name, {"target": rst.target}, opts)
+        super().__init__(STACK_TYPE, rst.stack.name, {"target": rst.target_type}, opts)
         # Children inherit the Kubernetes provider through parent=self.
         base = pulumi.ResourceOptions(parent=self, providers=[provider] if provider is not None else None)
         self.components: dict[str, ComponentResource] = {}
         self.secrets: dict[str, pulumi.Resource] = {}
         for comp in compiled.components:
             deps = [r for name in comp.depends_on for r in self.components[name].resources]
-            if comp.kind in ("llm", "model"):
+            if comp.reads_secrets:
                 deps.extend(self.secrets.values())
             self.components[comp.name] = ComponentResource(comp, depends_on=deps, opts=base)
-            if comp.kind == "namespace":
+            if comp.role == "namespace":
                 self.secrets = self._secrets(compiled, secret_values or {}, base, self.components[comp.name])
         self.endpoints = {name: c.endpoint for name, c in self.components.items() if c.endpoint is not None}
         self.register_outputs({"endpoints": self.endpoints, "namespace": rst.namespace})

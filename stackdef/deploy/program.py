@@ -59,12 +59,12 @@ def secret_values(built: Built) -> dict[str, dict[str, pulumi.Output[str]]]:
 def key_figures(built: Built) -> dict[str, Any]:
     plan = built.plan
     return {
-        "target": plan["target"]["type"],
-        "services": len(plan["services"]),
-        "resources": len(plan["resources"]),
-        "max_gpus": sum(s["replicas"]["max"] * s["gpu"]["per_replica"] for s in plan["services"] if s["gpu"]),
-        "baseline_monthly_usd": plan["cost"]["baseline_monthly_usd"],
-        "ceiling_monthly_usd": plan["cost"]["ceiling_monthly_usd"],
+        "target": plan.target.type,
+        "services": len(plan.services),
+        "resources": len(plan.resources),
+        "max_gpus": sum(s.replicas.max * s.gpu.per_replica for s in plan.services if s.gpu),
+        "baseline_monthly_usd": plan.cost.baseline_monthly_usd,
+        "ceiling_monthly_usd": plan.cost.ceiling_monthly_usd,
     }
 
 
@@ -78,11 +78,11 @@ def deploy(built: Built, connection: ClusterConnection) -> StackResource:
         enable_server_side_apply=True,
     )
     stack = StackResource(built.compiled, secret_values=secret_values(built), provider=provider)
-    pulumi.export("namespace", built.plan["namespace"])
+    pulumi.export("namespace", built.plan.namespace)
     pulumi.export("endpoints", stack.endpoints)
     pulumi.export(
         "openai_base_urls",
-        {s["name"]: s["openai_base_url"] for s in built.plan["services"] if "openai_base_url" in s},
+        {s.name: s.details["openai_base_url"] for s in built.plan.services if "openai_base_url" in s.details},
     )
     pulumi.export("plan", key_figures(built))
     return stack
@@ -98,11 +98,11 @@ def program(spec: str | None = None) -> StackResource:
     except StackdefError as exc:
         raise pulumi.RunError(str(exc)) from None
     target = built.loaded.stack.target
-    impl = providers.get(target.type)
-    if not impl.capabilities.deploy:
-        raise pulumi.RunError(impl.capabilities.deploy_blocker)
+    plan = providers.plan(target.type)
+    if not plan.supports("deploy"):
+        raise pulumi.RunError(plan.features.reason("deploy"))
     try:
-        connection = impl.connect(target, create=False)
+        connection = providers.connector(target.type).connect(target, create=False)
     except StackdefError as exc:
         raise pulumi.RunError(str(exc)) from None
     return deploy(built, connection)

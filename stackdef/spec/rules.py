@@ -1,32 +1,34 @@
 """Cross-field rules of a whole stack, beyond what each model checks alone.
 
-Each rule is a function named after the rule; each returns every violation it
-finds (not just the first) as :class:`~stackdef.errors.Issue` with the exact
-field path, so one run of ``validate`` lists every problem.
+The core rules (unique names, declared secrets) are here; each service kind
+and layer adds its own through its ``rules`` / ``warnings`` methods. Every
+rule returns every violation it finds (not just the first) as
+:class:`~stackdef.errors.Issue` with the exact field path, so one run of
+``validate`` lists every problem.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from typing import Any
 
-from stackdef.catalog.gpus import GPU_TYPES
+from stackdef import registry
 from stackdef.errors import Issue
-from stackdef.spec.models import LLMService, ModelService, SecretRef, Stack
-
-# Model ids that Hugging Face gates behind a licence; downloads need a token.
-_GATED_PREFIXES = ("meta-llama/", "mistralai/", "google/gemma")
+from stackdef.kinds.base import RuleContext
+from stackdef.spec.base import SecretRef
 
 
-def _secret_refs(stack: Stack) -> Iterator[tuple[str, SecretRef]]:
+def secret_refs(stack: Any) -> Iterator[tuple[str, str, SecretRef]]:
+    """(field path, owner name, reference) of every Secret any service or layer reads."""
     for i, svc in enumerate(stack.services):
-        if isinstance(svc, LLMService) and svc.hf_token is not None:
-            yield f"services[{i}].hf_token", svc.hf_token
-        if isinstance(svc, ModelService):
-            for var, ref in sorted(svc.secret_env.items()):
-                yield f"services[{i}].secret_env.{var}", ref
+        for rel, ref in registry.KINDS.get(svc.type).secret_refs(svc):
+            yield f"services[{i}].{rel}", svc.name, ref
+    for name, section in stack.layer_sections():
+        for rel, ref in registry.LAYERS.get(name).secret_refs(section):
+            yield f"{name}.{rel}", name, ref
 
 
-def check_unique_service_names(stack: Stack) -> list[Issue]:
+def check_unique_service_names(stack: Any) -> list[Issue]:
     seen: dict[str, int] = {}
     issues = []
     for i, svc in enumerate(stack.services):
@@ -42,7 +44,7 @@ def check_unique_service_names(stack: Stack) -> list[Issue]:
     return issues
 
 
-def check_unique_secret_names(stack: Stack) -> list[Issue]:
+def check_unique_secret_names(stack: Any) -> list[Issue]:
     seen: set[str] = set()
     issues = []
     for i, sec in enumerate(stack.secrets):
@@ -52,10 +54,10 @@ def check_unique_secret_names(stack: Stack) -> list[Issue]:
     return issues
 
 
-def check_secret_references_resolve(stack: Stack) -> list[Issue]:
+def check_secret_references_resolve(stack: Any) -> list[Issue]:
     declared = {s.name: s.keys for s in stack.secrets}
     issues = []
-    for path, ref in _secret_refs(stack):
+    for path, _, ref in secret_refs(stack):
         if ref.secret not in declared:
             known = ", ".join(sorted(declared)) or "none are declared"
             issues.append(
@@ -76,82 +78,36 @@ def check_secret_references_resolve(stack: Stack) -> list[Issue]:
     return issues
 
 
-def check_gpu_offered_on_target(stack: Stack) -> list[Issue]:
-    cloud = stack.target.type
-    if cloud not in ("eks", "gke"):
-        return []
-    issues = []
-    for i, svc in enumerate(stack.services):
-        if isinstance(svc, LLMService):
-            gpu, path = svc.accelerator.type, f"services[{i}].accelerator.type"
-        else:
-            gpu, path = svc.resources.accelerator, f"services[{i}].resources.accelerator"
-        if gpu is not None and gpu != "auto" and getattr(GPU_TYPES[gpu], cloud) is None:
-            offered = ", ".join(g.name for g in GPU_TYPES.values() if getattr(g, cloud))
-            issues.append(Issue(path, f"GPU {gpu} is not offered on {cloud}", f"choose one of {offered}"))
-    return issues
-
-
-def check_cpu_profile_fits_memory(stack: Stack) -> list[Issue]:
-    from stackdef.quantity import parse_bytes
-
-    if stack.target.type != "kind":
-        return []
-    issues = []
-    for i, svc in enumerate(stack.services):
-        if isinstance(svc, LLMService):
-            prof = svc.cpu_profile
-            mem_gib = parse_bytes(prof.memory) / 2**30
-            # vLLM's CPU backend reserves the KV cache up front; the process
-            # itself needs ~2 GiB for a sub-1B model (weights + runtime).
-            if prof.kv_cache_gib + 2 > mem_gib:
-                issues.append(
-                    Issue(
-                        f"services[{i}].cpu_profile.kv_cache_gib",
-                        f"a {prof.kv_cache_gib} GiB KV cache plus ~2 GiB for the runtime does not fit "
-                        f"in memory {prof.memory}",
-                        f"raise cpu_profile.memory to at least {prof.kv_cache_gib + 2}Gi or lower kv_cache_gib",
-                    )
-                )
-    return issues
-
-
-RULES: tuple[Callable[[Stack], list[Issue]], ...] = (
+RULES: tuple[Callable[[Any], list[Issue]], ...] = (
     check_unique_service_names,
     check_unique_secret_names,
     check_secret_references_resolve,
-    check_gpu_offered_on_target,
-    check_cpu_profile_fits_memory,
 )
 
 
-def check_stack(stack: Stack) -> list[Issue]:
+def _context(stack: Any) -> RuleContext:
+    return RuleContext(stack, registry.TARGETS.get(stack.target.type))
+
+
+def check_stack(stack: Any) -> list[Issue]:
     """Every cross-field problem of the stack, sorted by path."""
     issues: list[Issue] = []
     for rule in RULES:
         issues.extend(rule(stack))
+    ctx = _context(stack)
+    for i, svc in enumerate(stack.services):
+        issues.extend(registry.KINDS.get(svc.type).rules(ctx, f"services[{i}]", svc))
+    for name, section in stack.layer_sections():
+        issues.extend(registry.LAYERS.get(name).rules(ctx, section))
     return sorted(issues)
 
 
-def stack_warnings(stack: Stack) -> list[Issue]:
+def stack_warnings(stack: Any) -> list[Issue]:
     """Things that are legal but probably not what the user wants."""
-    warnings = []
+    ctx = _context(stack)
+    warnings: list[Issue] = []
     for i, svc in enumerate(stack.services):
-        if isinstance(svc, LLMService):
-            if svc.autoscaling.min_replicas == 0 and svc.model_cache is None and stack.target.type != "kind":
-                warnings.append(
-                    Issue(
-                        f"services[{i}].model_cache",
-                        "min_replicas is 0 and no model cache is set, so every scale-from-zero re-downloads the weights",
-                        "add model_cache to keep weights on a PersistentVolumeClaim",
-                    )
-                )
-            if svc.source.startswith(_GATED_PREFIXES) and svc.hf_token is None:
-                warnings.append(
-                    Issue(
-                        f"services[{i}].hf_token",
-                        f"{svc.source} is a gated model and no Hugging Face token is set",
-                        "declare a secret and set hf_token",
-                    )
-                )
+        warnings.extend(registry.KINDS.get(svc.type).warnings(ctx, f"services[{i}]", svc))
+    for name, section in stack.layer_sections():
+        warnings.extend(registry.LAYERS.get(name).warnings(ctx, section))
     return warnings

@@ -1,0 +1,215 @@
+"""The ``llm`` service kind's spec: an LLM served by vLLM through Ray Serve LLM."""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from stackdef.catalog.gpus import GPU_NAMES
+from stackdef.spec.base import Autoscaling, Budget, Quantity, SecretRef, ServiceName, _Base
+
+_ENGINE_TYPED = {
+    "dtype",
+    "quantization",
+    "max_model_len",
+    "tensor_parallel_size",
+    "pipeline_parallel_size",
+    "gpu_memory_utilization",
+    "max_num_seqs",
+}
+# Keys stackdef sets itself; letting `extra` set them would desynchronise
+# sizing, scheduling and the served name.
+_ENGINE_RESERVED = {"model", "served_model_name", "device", "download_dir", "distributed_executor_backend"}
+
+
+class EngineArgs(_Base):
+    """vLLM engine arguments (names as in vLLM's ``EngineArgs``)."""
+
+    dtype: Literal["auto", "bfloat16", "float16", "float32"] = Field(
+        "auto", description="Weight and activation dtype."
+    )
+    quantization: Literal["awq", "gptq", "fp8", "bitsandbytes", "compressed-tensors"] | None = Field(
+        None, description="Quantization method of the checkpoint, if any."
+    )
+    max_model_len: int | None = Field(
+        None, ge=16, description="Context length (prompt + output tokens); default: the model's own."
+    )
+    tensor_parallel_size: int = Field(1, ge=1, le=64, description="GPUs a layer is split across.")
+    pipeline_parallel_size: int = Field(1, ge=1, le=64, description="Pipeline stages.")
+    gpu_memory_utilization: float = Field(
+        0.9, gt=0, le=1, description="Share of each GPU's memory vLLM may use."
+    )
+    max_num_seqs: int | None = Field(None, ge=1, description="Most sequences batched at once.")
+    extra: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Further vLLM engine arguments passed unchanged (snake_case names); "
+        "checked by vLLM's own parser in deep validation.",
+    )
+
+    @field_validator("extra")
+    @classmethod
+    def check_extra_keys_not_reserved(cls, extra: dict[str, Any]) -> dict[str, Any]:
+        for key in sorted(extra):
+            if not re.fullmatch(r"[a-z][a-z0-9_]*", key):
+                raise ValueError(f"engine argument {key!r} is not a snake_case name (write e.g. 'enable_prefix_caching')")
+            if key in _ENGINE_TYPED:
+                raise ValueError(f"{key!r} is a typed field (set engine.{key} instead of engine.extra.{key})")
+            if key in _ENGINE_RESERVED:
+                raise ValueError(f"{key!r} is set by stackdef (remove it from engine.extra)")
+        return extra
+
+
+class Accelerator(_Base):
+    """GPUs for one replica of an LLM service."""
+
+    type: Literal[GPU_NAMES + ("auto",)] = Field(  # type: ignore[valid-type]
+        "auto",
+        description="GPU type, named as Ray names accelerator types "
+        f"({', '.join(GPU_NAMES)}), or 'auto': the planner picks the cheapest GPU type, count and "
+        "instance type of the target's price catalog that fits the model.",
+    )
+    gpus_per_replica: int | None = Field(
+        None,
+        ge=1,
+        description="GPUs per replica; must equal tensor × pipeline parallel size (default: that product, "
+        "or the planner's choice with type auto).",
+    )
+
+
+class ModelArchitecture(_Base):
+    """Architecture of a model missing from stackdef's catalog, for GPU sizing."""
+
+    params: int = Field(ge=1, description="Total parameter count (all experts for MoE), e.g. 7615616512.")
+    layers: int = Field(ge=1, description="Transformer layers (num_hidden_layers).")
+    hidden_size: int = Field(ge=1, description="Hidden size.")
+    attention_heads: int = Field(ge=1, description="Attention (query) heads.")
+    kv_heads: int = Field(ge=1, description="Key/value heads (num_key_value_heads).")
+    head_dim: int | None = Field(None, ge=1, description="Head dimension; default hidden_size / attention_heads.")
+    max_context: int = Field(ge=16, description="max_position_embeddings.")
+    vocab_size: int | None = Field(None, ge=1, description="Vocabulary size (embeddings stay 16-bit when quantized).")
+    tie_word_embeddings: bool = Field(False, description="Whether the LM head shares the input embedding.")
+    experts: int | None = Field(None, ge=1, description="Experts (MoE models), for the plan only.")
+
+
+class WorkerSize(_Base):
+    """CPU and memory of one Ray worker pod (one replica per pod).
+
+    On priced targets, leave it unset: stackdef gives each replica its share of
+    the chosen instance. Set, it must fit that share.
+    """
+
+    cpu: Quantity = Field("8", description="CPU request and limit.")
+    memory: Quantity = Field("32Gi", description="Memory request and limit.")
+
+
+class ModelCache(_Base):
+    """A PersistentVolumeClaim holding downloaded weights, so scale-from-zero does not re-download."""
+
+    size: Quantity = Field("100Gi", description="Storage size.")
+    storage_class: str | None = Field(
+        None,
+        description="StorageClass; default per target: eks efs-sc (ReadWriteMany, needs the EFS CSI driver) or "
+        "ebs-sc, gke standard-rwx (needs the Filestore CSI driver) or standard-rwo, aks azurefile-csi or "
+        "managed-csi, kind and existing the cluster's default. `plan` says what the cluster must provide.",
+    )
+    access_mode: Literal["ReadWriteMany", "ReadWriteOnce"] | None = Field(
+        None,
+        description="ReadWriteMany lets every replica share the cache (default where the target offers it); "
+        "ReadWriteOnce mounts on one node only (kind's local-path provisioner offers nothing else).",
+    )
+
+
+class CpuProfile(_Base):
+    """What an LLM service runs on the kind target, where there are no GPUs."""
+
+    source: str = Field(
+        "Qwen/Qwen2.5-0.5B-Instruct", description="A small model that runs on CPU (Hugging Face id)."
+    )
+    max_model_len: int = Field(2048, ge=16, description="Context length on CPU.")
+    max_num_seqs: int = Field(4, ge=1, description="Concurrent sequences on CPU.")
+    cpu: Quantity = Field(
+        "3", description="CPU request and limit of the vLLM pod (one core goes to vLLM's scheduler, the rest to the engine)."
+    )
+    memory: Quantity = Field("4Gi", description="Memory request and limit of the vLLM pod.")
+    kv_cache_gib: int = Field(1, ge=1, description="VLLM_CPU_KVCACHE_SPACE in GiB (must fit in memory).")
+
+
+_SOURCE = re.compile(r"^(?:(s3|gs)://[a-z0-9][-a-z0-9._]{1,61}[a-z0-9](/[^\s]*)?|pvc://[a-z0-9]([-a-z0-9]*[a-z0-9])?(/[^\s]*)?|[A-Za-z0-9][-\w.]*/[-\w.]+)$")
+
+
+class LLMService(_Base):
+    """An LLM served by vLLM through Ray Serve LLM on a KubeRay RayService."""
+
+    type: Literal["llm"] = Field(description="Discriminator: an LLM service.")
+    name: ServiceName
+    source: str = Field(
+        description="Where the weights come from: a Hugging Face id ('Qwen/Qwen2.5-7B-Instruct'), "
+        "an object-store prefix ('s3://bucket/path', 'gs://bucket/path'), or a PVC ('pvc://claim/path')."
+    )
+    served_model_name: str | None = Field(
+        None,
+        pattern=r"^[A-Za-z0-9][-\w.]*$",
+        description="Model name clients send in OpenAI requests; default: the source's last path part, lower-cased.",
+    )
+    engine: EngineArgs = Field(default_factory=EngineArgs, description="vLLM engine arguments.")
+    accelerator: Accelerator = Field(
+        default_factory=Accelerator, description="GPU type and count per replica (default: auto)."
+    )
+    architecture: str | ModelArchitecture | None = Field(
+        None,
+        description="For GPU sizing: a catalog model name (e.g. 'Qwen2.5-7B-Instruct') or an inline "
+        "architecture; default: looked up from `source`.",
+    )
+    budget: Budget | None = Field(None, description="Monthly budget of this service alone.")
+    autoscaling: Autoscaling = Field(default_factory=Autoscaling, description="Replica bounds.")
+    max_ongoing_requests: int | None = Field(
+        None, ge=1, description="Requests a replica accepts at once; default: 2 × target_ongoing_requests."
+    )
+    worker: WorkerSize = Field(default_factory=WorkerSize, description="CPU and memory of each GPU worker pod.")
+    hf_token: SecretRef | None = Field(
+        None, description="Secret key holding a Hugging Face token (needed for gated models)."
+    )
+    model_cache: ModelCache | None = Field(
+        None, description="Persistent weight cache; recommended when min_replicas is 0."
+    )
+    cpu_profile: CpuProfile = Field(
+        default_factory=CpuProfile, description="What runs instead on the kind target (CPU only)."
+    )
+    loading_timeout_s: int = Field(
+        1800,
+        ge=60,
+        le=86400,
+        description="Seconds a new cluster may take to download and load the model before KubeRay "
+        "gives up (ray.io/initializing-timeout) and the CPU profile's startup probe fails.",
+    )
+
+    @field_validator("source")
+    @classmethod
+    def check_source_form(cls, v: str) -> str:
+        if not _SOURCE.match(v):
+            raise ValueError(
+                f"source {v!r} is not a Hugging Face id, s3://, gs:// or pvc:// path "
+                "(write e.g. 'Qwen/Qwen2.5-7B-Instruct' or 's3://bucket/models/qwen')"
+            )
+        return v
+
+    @model_validator(mode="after")
+    def check_gpus_match_parallelism(self) -> LLMService:
+        # Only a contradiction between values the user wrote is an error: an
+        # unset tensor_parallel_size follows gpus_per_replica (and vice versa).
+        explicit = {"tensor_parallel_size", "pipeline_parallel_size"} & self.engine.model_fields_set
+        need = self.engine.tensor_parallel_size * self.engine.pipeline_parallel_size
+        have = self.accelerator.gpus_per_replica
+        if have is not None and explicit and have != need:
+            raise ValueError(
+                f"accelerator.gpus_per_replica is {have} but tensor_parallel_size × pipeline_parallel_size "
+                f"is {need} (set gpus_per_replica to {need}, or change the parallelism)"
+            )
+        if have is not None and have % self.engine.pipeline_parallel_size:
+            raise ValueError(
+                f"accelerator.gpus_per_replica {have} is not a multiple of pipeline_parallel_size "
+                f"{self.engine.pipeline_parallel_size} (make it one)"
+            )
+        return self

@@ -1,0 +1,213 @@
+"""Build the :class:`~stackdef.plan.model.Plan` from a compiled stack (pure, offline).
+
+Every figure comes from resolve (cost figures are computed once there); this
+module only arranges them, plus the list of resources compile made.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from stackdef import registry
+from stackdef.compile import CompiledStack
+from stackdef.cost import HOURS_PER_MONTH
+from stackdef.errors import Issue
+from stackdef.plan.model import (
+    ChartResource,
+    CostPlan,
+    CutPlan,
+    FixedCost,
+    GpuPerReplica,
+    ObjectResource,
+    Plan,
+    PoolCost,
+    Replicas,
+    Requests,
+    RequestsPlan,
+    RunnerUpPlan,
+    SecretPlan,
+    ServiceCost,
+    ServicePlan,
+    SizingPlan,
+    TargetInfo,
+    WarningPlan,
+    WorkersPlan,
+)
+from stackdef.cost import money
+from stackdef.resolve import ResolvedService, ResolvedStack
+from stackdef.spec.rules import secret_refs
+from stackdef.versions import API_VERSION
+
+
+def _target(rst: ResolvedStack) -> TargetInfo:
+    t = rst.stack.target
+    return TargetInfo(type=t.type, **{k: getattr(t, k, None) for k in ("region", "cluster_name", "context", "cloud")})
+
+
+def _service(rs: ResolvedService) -> ServicePlan:
+    w = rs.workers
+    kind = registry.KINDS.get(rs.kind)
+    return ServicePlan(
+        name=rs.name,
+        type=rs.kind,
+        mode=rs.mode,
+        image=rs.image,
+        replicas=Replicas(min=rs.min_replicas, max=rs.max_replicas, initial=rs.initial_replicas),
+        gpu=GpuPerReplica(type=rs.gpu_type, per_replica=rs.gpus_per_replica) if rs.gpu_type else None,
+        endpoint=rs.endpoint,
+        details=kind.plan_details(rs),
+        summary=kind.plan_summary(rs),
+        workers=WorkersPlan(
+            group=w.name,
+            min=w.min_workers,
+            max=w.max_workers,
+            cpu=w.cpu,
+            memory=w.memory,
+            gpus=w.gpus,
+            node_selector=dict(w.placement.node_selector),
+            instance_types=list(w.placement.instance_types),
+        )
+        if w is not None
+        else None,
+        notes=list(rs.notes),
+    )
+
+
+def _resources(compiled: CompiledStack) -> list[ChartResource | ObjectResource]:
+    out: list[ChartResource | ObjectResource] = []
+    for comp in compiled.components:
+        for chart in comp.charts:
+            out.append(
+                ChartResource(
+                    component=comp.name, name=chart.release, namespace=chart.namespace, chart=chart.chart, version=chart.version
+                )
+            )
+        for obj in comp.objects:
+            md = obj["metadata"]
+            out.append(
+                ObjectResource(
+                    component=comp.name,
+                    kind=obj["kind"],
+                    apiVersion=obj["apiVersion"],
+                    name=md["name"],
+                    namespace=md.get("namespace"),
+                    protected=md.get("annotations", {}).get("stackdef.dev/protect") == "true",
+                )
+            )
+    return out
+
+
+def _secrets(rst: ResolvedStack) -> list[SecretPlan]:
+    stack = rst.stack
+    used: dict[str, list[str]] = {s.name: [] for s in stack.secrets}
+    for _, owner, ref in secret_refs(stack):
+        users = used.setdefault(ref.secret, [])
+        if owner not in users:
+            users.append(owner)
+    return [SecretPlan(name=s.name, keys=list(s.keys), used_by=used[s.name], description=s.description) for s in stack.secrets]
+
+
+def _sizing(rs: ResolvedService) -> SizingPlan:
+    f = rs.sizing.fit
+    assert f is not None
+    r2 = lambda x: round(x, 2)  # noqa: E731
+    return SizingPlan(
+        model=rs.sizing.arch.name if rs.sizing.arch else None,
+        gpu=f.gpu,
+        gpus=f.gpus,
+        max_model_len=f.max_model_len,
+        concurrency=f.concurrency,
+        weights_gib=r2(f.weights_gib),
+        kv_cache_gib=r2(f.kv_cache_gib),
+        overhead_gib=r2(f.overhead_gib),
+        needed_gib=r2(f.needed_gib),
+        offered_gib=r2(f.offered_gib),
+    )
+
+
+def _service_cost(rs: ResolvedService) -> ServiceCost:
+    sz, c = rs.sizing, rs.cost
+    assert c is not None
+    return ServiceCost(
+        name=rs.name,
+        instance_type=sz.instance.instance_type if sz.instance else None,
+        gpu=rs.gpu_type,
+        gpus_per_replica=rs.gpus_per_replica,
+        min_replicas=rs.min_replicas,
+        max_replicas=rs.max_replicas,
+        replicas_per_node=sz.replicas_per_node,
+        usd_per_node_hour=sz.instance.usd_per_hour if sz.instance else None,
+        usd_per_replica_hour=round(c.usd_per_replica_hour, 6) if c.usd_per_replica_hour is not None else None,
+        baseline_monthly_usd=c.baseline_monthly_usd,
+        ceiling_monthly_usd=c.ceiling_monthly_usd,
+        baseline_is_head_only=c.baseline_is_head_only,
+        cut=CutPlan(
+            from_max_replicas=rs.cut.from_replicas,
+            to_max_replicas=rs.cut.to_replicas,
+            saved_monthly_usd=rs.cut.saved_monthly_usd,
+            reason=rs.cut.reason,
+        )
+        if rs.cut
+        else None,
+        runner_ups=[
+            RunnerUpPlan(
+                instance_type=r.option.instance.instance_type,
+                gpu=r.option.instance.gpu or "",
+                gpus_per_replica=r.option.gpus_per_replica,
+                replicas_per_node=r.option.replicas_per_node,
+                usd_per_node_hour=r.option.instance.usd_per_hour,
+                baseline_monthly_usd=r.baseline_monthly_usd,
+                ceiling_monthly_usd=r.ceiling_monthly_usd,
+            )
+            for r in c.runner_ups
+        ],
+    )
+
+
+def _cost(rst: ResolvedStack) -> CostPlan:
+    sc = rst.cost
+    assert sc is not None
+    local = f"{rst.target_type} (free)" if rst.target.local else None
+    return CostPlan(
+        hours_per_month=HOURS_PER_MONTH,
+        priced_region="/".join(rst.priced) if rst.priced else local,
+        baseline_monthly_usd=sc.baseline_monthly_usd,
+        ceiling_monthly_usd=sc.ceiling_monthly_usd,
+        fixed_monthly_usd=sc.fixed_monthly_usd,
+        fixed=[FixedCost(item=label, monthly_usd=money(usd * HOURS_PER_MONTH)) for label, usd in rst.fixed_items],
+        cpu_pool=[PoolCost(item=p.item, baseline_monthly_usd=p.baseline_monthly_usd, ceiling_monthly_usd=p.ceiling_monthly_usd) for p in sc.pool],
+        budget_monthly_usd=rst.stack.budget.monthly_usd if rst.stack.budget else None,
+        services=[_service_cost(rs) for rs in rst.services],
+    )
+
+
+def _requests(rst: ResolvedStack) -> RequestsPlan:
+    out = {}
+    for key, at_max in (("baseline", False), ("ceiling", True)):
+        cpu, mem, gpus = rst.requests(at_max)
+        out[key] = Requests(cpu=round(cpu, 3), memory_gib=round(mem, 2), gpus=gpus)
+    return RequestsPlan(**out)
+
+
+def build_plan(compiled: CompiledStack, warnings: tuple[Issue, ...] | list[Issue] = ()) -> Plan:
+    rst = compiled.resolved
+    layers: dict[str, Any] = {}
+    for rl in rst.layers:
+        layers[rl.name] = registry.LAYERS.get(rl.name).plan_section(rst, rl)
+    return Plan(
+        apiVersion=API_VERSION,
+        stack=rst.stack.name,
+        namespace=rst.namespace,
+        target=_target(rst),
+        services=[_service(rs) for rs in rst.services],
+        resources=_resources(compiled),
+        secrets=_secrets(rst),
+        sizing={rs.name: _sizing(rs) for rs in rst.services if rs.sizing.fit is not None},
+        cost=_cost(rst),
+        requests=_requests(rst),
+        cluster_needs=list(rst.cluster_needs),
+        target_unsupported=list(rst.unsupported),
+        target_notes=list(rst.notes),
+        warnings=[WarningPlan(**w.to_dict()) for w in warnings],
+        layers=layers,
+    )

@@ -1,0 +1,232 @@
+"""The plan as a typed model: what a stack will create and what it costs, offline.
+
+One :class:`Plan` is built per stack (:func:`stackdef.plan.build_plan`); the
+JSON document (``plan -f json``), the table and Markdown views, the deploy
+edge's stack outputs and ``diff`` all read this object. :meth:`Plan.to_json`
+is its stable JSON form (documented in the README). No secret value is ever
+part of a plan — stackdef only knows secret *names* and *keys*.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, model_serializer
+
+
+class _M(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+
+class TargetInfo(_M):
+    type: str
+    region: str | None = None
+    cluster_name: str | None = None
+    context: str | None = None
+    cloud: str | None = None
+
+    @model_serializer(mode="wrap")
+    def _drop_unset(self, handler: Any) -> dict[str, Any]:
+        return {k: v for k, v in handler(self).items() if v is not None}
+
+
+class Replicas(_M):
+    min: int
+    max: int
+    initial: int
+
+
+class GpuPerReplica(_M):
+    type: str
+    per_replica: int
+
+
+class WorkersPlan(_M):
+    group: str
+    min: int
+    max: int
+    cpu: str
+    memory: str
+    gpus: int
+    node_selector: dict[str, str]
+    instance_types: list[str]
+
+
+class ServicePlan(_M):
+    name: str
+    type: str
+    mode: str
+    image: str
+    replicas: Replicas
+    gpu: GpuPerReplica | None
+    endpoint: str
+    #: The service kind's own fields (e.g. an LLM's served_model_name, model, openai_base_url).
+    details: dict[str, Any] = Field(default_factory=dict)
+    workers: WorkersPlan | None = None
+    notes: list[str] = Field(default_factory=list)
+    #: What the service runs, in a few words, for the table and Markdown views (not in the JSON).
+    summary: str = Field("", exclude=True)
+
+    @model_serializer(mode="wrap")
+    def _flat(self, handler: Any) -> dict[str, Any]:
+        # The kind's fields sit beside the common ones; workers only when the service has a worker group.
+        d = handler(self)
+        out = {k: d[k] for k in ("name", "type", "mode", "image", "replicas", "gpu", "endpoint")}
+        out.update(d["details"])
+        if d["workers"] is not None:
+            out["workers"] = d["workers"]
+        out["notes"] = d["notes"]
+        return out
+
+
+class ChartResource(_M):
+    component: str
+    type: str = "helm-chart"
+    name: str
+    namespace: str
+    chart: str
+    version: str
+
+
+class ObjectResource(_M):
+    component: str
+    kind: str
+    api_version: str = Field(alias="apiVersion")
+    name: str
+    namespace: str | None
+    protected: bool
+
+
+class SecretPlan(_M):
+    name: str
+    keys: list[str]
+    used_by: list[str]
+    description: str
+
+
+class SizingPlan(_M):
+    model: str | None
+    gpu: str
+    gpus: int
+    max_model_len: int
+    concurrency: int
+    weights_gib: float
+    kv_cache_gib: float
+    overhead_gib: float
+    needed_gib: float
+    offered_gib: float
+
+
+class FixedCost(_M):
+    item: str
+    monthly_usd: float
+
+
+class PoolCost(_M):
+    item: str
+    baseline_monthly_usd: float
+    ceiling_monthly_usd: float
+
+
+class CutPlan(_M):
+    from_max_replicas: int
+    to_max_replicas: int
+    saved_monthly_usd: float
+    reason: str
+
+
+class RunnerUpPlan(_M):
+    instance_type: str
+    gpu: str
+    gpus_per_replica: int
+    replicas_per_node: int
+    usd_per_node_hour: float
+    baseline_monthly_usd: float | None
+    ceiling_monthly_usd: float
+
+
+class ServiceCost(_M):
+    name: str
+    instance_type: str | None
+    gpu: str | None
+    gpus_per_replica: int
+    min_replicas: int
+    max_replicas: int
+    replicas_per_node: int | None
+    usd_per_node_hour: float | None
+    usd_per_replica_hour: float | None
+    baseline_monthly_usd: float | None
+    ceiling_monthly_usd: float | None
+    baseline_is_head_only: bool
+    cut: CutPlan | None
+    runner_ups: list[RunnerUpPlan]
+
+
+class CostPlan(_M):
+    currency: str = "USD"
+    hours_per_month: int
+    priced_region: str | None
+    baseline_monthly_usd: float | None
+    ceiling_monthly_usd: float | None
+    fixed_monthly_usd: float
+    fixed: list[FixedCost]
+    cpu_pool: list[PoolCost]
+    budget_monthly_usd: float | None
+    services: list[ServiceCost]
+
+
+class Requests(_M):
+    cpu: float
+    memory_gib: float
+    gpus: int
+
+
+class RequestsPlan(_M):
+    baseline: Requests
+    ceiling: Requests
+
+
+class WarningPlan(_M):
+    path: str
+    problem: str
+    fix: str
+
+
+class Plan(_M):
+    api_version: str = Field(alias="apiVersion")
+    stack: str
+    namespace: str
+    target: TargetInfo
+    services: list[ServicePlan]
+    resources: list[ChartResource | ObjectResource]
+    secrets: list[SecretPlan]
+    sizing: dict[str, SizingPlan]
+    cost: CostPlan
+    requests: RequestsPlan
+    cluster_needs: list[str]
+    target_unsupported: list[str]
+    target_notes: list[str]
+    warnings: list[WarningPlan]
+    #: Each layer's section, by layer name (absent when the stack uses no layer).
+    layers: dict[str, Any] = Field(default_factory=dict)
+
+    @model_serializer(mode="wrap")
+    def _drop_empty_layers(self, handler: Any) -> dict[str, Any]:
+        d = handler(self)
+        if not d["layers"]:
+            del d["layers"]
+        return d
+
+    def to_json(self) -> dict[str, Any]:
+        """The stable JSON form (``plan --format json``)."""
+        return self.model_dump(mode="json", by_alias=True)
+
+    def to_view(self) -> dict[str, Any]:
+        """The JSON form plus what only the table and Markdown views show (each service's summary)."""
+        doc = self.to_json()
+        for entry, s in zip(doc["services"], self.services):
+            entry["summary"] = s.summary
+        return doc
+
+    def service(self, name: str) -> ServicePlan:
+        return next(s for s in self.services if s.name == name)
