@@ -144,10 +144,10 @@ def validate(
                 built = checked()
             except SpecError as exc:
                 doc = {"valid": False, "source": exc.source, "errors": [i.to_dict() for i in exc.issues], "warnings": []}
-                print(json.dumps(doc, indent=2))
+                print(json.dumps(doc, indent=2, allow_nan=False))
                 return 1
             doc = {"valid": True, "source": built.loaded.source, "errors": [], "warnings": built.plan.to_json()["warnings"]}
-            print(json.dumps(doc, indent=2))
+            print(json.dumps(doc, indent=2, allow_nan=False))
             return 0
         built = checked()
         loaded = built.loaded
@@ -177,7 +177,7 @@ def plan(
 
         built = build(spec, prices)
         if format is PlanFormat.json:
-            print(json.dumps(built.plan.to_json(), indent=2))
+            print(json.dumps(built.plan.to_json(), indent=2, allow_nan=False))
         elif format is PlanFormat.markdown:
             from stackdef.plan import plan_markdown
 
@@ -239,7 +239,7 @@ def cost(
         plan = built.plan.to_json()
         doc = {k: plan[k] for k in ("stack", "target", "cost", "sizing", "warnings")}
         if format is PlanFormat.json:
-            print(json.dumps(doc, indent=2))
+            print(json.dumps(doc, indent=2, allow_nan=False))
         elif format is PlanFormat.markdown:
             from stackdef.plan import cost_markdown
 
@@ -264,7 +264,7 @@ def schema(
     def body() -> int:
         from stackdef.spec.stack import stack_model
 
-        text = json.dumps(stack_model().model_json_schema(by_alias=True), indent=2, sort_keys=True) + "\n"
+        text = json.dumps(stack_model().model_json_schema(by_alias=True), indent=2, sort_keys=True, allow_nan=False) + "\n"
         if out is None:
             sys.stdout.write(text)
         else:

@@ -6,7 +6,24 @@ printed as ``SOURCE: field.path: problem (fix)``.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+
+#: A message part longer than this is cut (a line on a terminal, not a wall of text).
+MAX_PART = 400
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def one_line(text: str, limit: int = MAX_PART) -> str:
+    """``text`` as one printable line: control characters escaped (``\\x07``, ``\\n``), cut at ``limit``."""
+    text = _CONTROL.sub(lambda m: repr(m.group())[1:-1], str(text))
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def some(items: list[str], limit: int = 5) -> str:
+    """A list for a message: the first ``limit`` items and how many more."""
+    shown = ", ".join(items[:limit])
+    return shown + (f" and {len(items) - limit} more" if len(items) > limit else "")
 
 
 @dataclass(frozen=True, order=True)
@@ -18,12 +35,12 @@ class Issue:
     fix: str = ""
 
     def format(self, source: str) -> str:
-        where = f"{self.path}: " if self.path else ""
-        fix = f" ({self.fix})" if self.fix else ""
-        return f"{source}: {where}{self.problem}{fix}"
+        where = f"{one_line(self.path, 200)}: " if self.path else ""
+        fix = f" ({one_line(self.fix)})" if self.fix else ""
+        return f"{one_line(source, 300)}: {where}{one_line(self.problem)}{fix}"
 
     def to_dict(self) -> dict[str, str]:
-        return {"path": self.path, "problem": self.problem, "fix": self.fix}
+        return {"path": one_line(self.path, 200), "problem": one_line(self.problem), "fix": one_line(self.fix)}
 
 
 class StackdefError(Exception):

@@ -20,6 +20,7 @@ import functools
 import importlib
 import importlib.util
 import json
+import os
 import re
 import sys
 from dataclasses import dataclass, field
@@ -37,6 +38,7 @@ from stackdef.spec.stack import StackBase, stack_model
 #: Largest local application directory shipped as a ConfigMap (the API server
 #: caps an object at 1 MiB; stay well below).
 MAX_LOCAL_CODE_BYTES = 512 * 1024
+MAX_LOCAL_CODE_FILES = 500
 _CODE_SUFFIXES = {".py", ".txt", ".json", ".yaml", ".yml", ".toml", ".cfg", ".csv"}
 
 
@@ -96,53 +98,20 @@ def issues_from_validation_error(err: ValidationError, model: type | None = None
 # --------------------------------------------------------------------------- #
 
 
-def _yaml_loader() -> type:
-    import yaml
-
-    class StrictLoader(yaml.SafeLoader):
-        """SafeLoader that rejects duplicate keys instead of keeping the last."""
-
-    def construct_mapping(loader: Any, node: Any, deep: bool = False) -> dict[Any, Any]:
-        loader.flatten_mapping(node)
-        out: dict[Any, Any] = {}
-        for key_node, value_node in node.value:
-            key = loader.construct_object(key_node, deep=deep)
-            if key in out:
-                raise yaml.constructor.ConstructorError(
-                    None, None, f"duplicate key {key!r}", key_node.start_mark
-                )
-            out[key] = loader.construct_object(value_node, deep=deep)
-        return out
-
-    StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, construct_mapping)
-    return StrictLoader
-
-
 def _read_data_file(path: Path, source: str) -> Any:
+    from stackdef.readers import DataError, load_json, load_yaml
+
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise UsageError(f"{source}: cannot read: {exc.strerror}") from None
     except UnicodeDecodeError:
         raise SpecError(source, [Issue("", "file is not UTF-8 text", "save it as UTF-8")]) from None
-    if path.suffix == ".json":
-        try:
-            return json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise SpecError(
-                f"{source}:{exc.lineno}:{exc.colno}", [Issue("", f"invalid JSON: {exc.msg}", "fix the syntax")]
-            ) from None
-    import yaml
-
     try:
-        return yaml.load(text, Loader=_yaml_loader())  # noqa: S506 - SafeLoader subclass
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        where = f"{source}:{mark.line + 1}:{mark.column + 1}" if mark else source
-        problem = exc.problem or exc.context or "invalid YAML"
-        raise SpecError(where, [Issue("", f"invalid YAML: {problem}", "fix the syntax")]) from None
-    except yaml.YAMLError as exc:
-        raise SpecError(source, [Issue("", f"invalid YAML: {exc}", "fix the syntax")]) from None
+        return load_json(text) if path.suffix == ".json" else load_yaml(text)
+    except DataError as exc:
+        where = f"{source}:{exc.line}:{exc.column}" if exc.line is not None else source
+        raise SpecError(where, [Issue("", exc.problem, exc.fix)]) from None
 
 
 def _import_file(path: Path, source: str) -> Any:
@@ -241,36 +210,78 @@ def _attr(module: Any, attr: str, source: str) -> Any:
     return getattr(module, attr)
 
 
+def _code_files(root: Path) -> tuple[list[tuple[str, str]], list[str], str | None]:
+    """(files, problems, over-limit reason) of a code folder, walked without following links.
+
+    The walk stops as soon as the folder holds more than MAX_LOCAL_CODE_FILES
+    source files or MAX_LOCAL_CODE_BYTES of them, so pointing it at a huge tree
+    costs nothing.
+    """
+    files: list[tuple[str, str]] = []
+    problems: list[str] = []
+    total = 0
+    todo = [root]
+    while todo:
+        folder = todo.pop()
+        try:
+            entries = sorted(os.scandir(folder), key=lambda e: e.name)
+        except OSError as exc:
+            problems.append(f"{folder.relative_to(root).as_posix() or '.'} cannot be listed: {exc.strerror}")
+            continue
+        for entry in entries:
+            if entry.name.startswith(".") or entry.name == "__pycache__" or entry.is_symlink():
+                continue
+            rel = Path(entry.path).relative_to(root)
+            if entry.is_dir(follow_symlinks=False):
+                todo.append(Path(entry.path))
+                continue
+            if not entry.is_file(follow_symlinks=False) or rel.suffix not in _CODE_SUFFIXES:
+                continue
+            if len(files) >= MAX_LOCAL_CODE_FILES:
+                return files, problems, f"more than {MAX_LOCAL_CODE_FILES} source files"
+            try:
+                size = entry.stat(follow_symlinks=False).st_size
+                if total + size > MAX_LOCAL_CODE_BYTES:
+                    return files, problems, f"more than {MAX_LOCAL_CODE_BYTES} bytes of code"
+                text = Path(entry.path).read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError):
+                problems.append(f"{rel.as_posix()} is not readable UTF-8 text")
+                continue
+            total += len(text.encode())
+            files.append((rel.as_posix(), text))
+    return sorted(files, key=lambda f: Path(f[0]).parts), problems, None
+
+
 def _read_local_code(stack: StackBase, base: Path, source: str) -> dict[str, tuple[tuple[str, str], ...]]:
     """The local code folders service kinds ship (``code_dirs``), read as text files."""
     code: dict[str, tuple[tuple[str, str], ...]] = {}
     issues = []
+    try:
+        tree = base.resolve()
+    except OSError:
+        tree = base
     for i, svc in enumerate(stack.services):  # type: ignore[attr-defined]
         for rel, folder in registry.KINDS.get(svc.type).code_dirs(svc):
             path = f"services[{i}].{rel}"
-            root = (base / folder).resolve()
-            if not root.is_dir():
+            try:
+                root = (base / folder).resolve()
+                inside = root.is_relative_to(tree)
+                is_dir = inside and root.is_dir()
+            except (OSError, ValueError) as exc:
+                issues.append(Issue(path, f"{folder!r} cannot be used as a folder: {getattr(exc, 'strerror', None) or exc}", "point it at the app folder"))
+                continue
+            if not inside:
+                issues.append(
+                    Issue(path, f"{folder!r} is outside the spec's folder {str(tree)!r}", "keep the app code in a folder beside or below the spec")
+                )
+                continue
+            if not is_dir:
                 issues.append(Issue(path, f"{folder!r} is not a directory (relative to {base})", "point it at the app folder"))
                 continue
-            files = []
-            total = 0
-            for f in sorted(root.rglob("*")):
-                r = f.relative_to(root)
-                if not f.is_file() or f.suffix not in _CODE_SUFFIXES or any(
-                    part.startswith(".") or part == "__pycache__" for part in r.parts
-                ):
-                    continue
-                try:
-                    text = f.read_text(encoding="utf-8")
-                except (OSError, UnicodeDecodeError):
-                    issues.append(Issue(path, f"{r} is not readable UTF-8 text", "remove it or ship code in an image"))
-                    continue
-                total += len(text.encode())
-                files.append((r.as_posix(), text))
-            if total > MAX_LOCAL_CODE_BYTES:
-                issues.append(
-                    Issue(path, f"{total} bytes of code exceed {MAX_LOCAL_CODE_BYTES}", "bake the code into an image, or use code.source: remote")
-                )
+            files, problems, over = _code_files(root)
+            issues += [Issue(path, p, "remove it or ship code in an image") for p in problems]
+            if over is not None:
+                issues.append(Issue(path, f"{folder!r} holds {over}", "bake the code into an image, or use code.source: remote"))
             elif not files:
                 issues.append(Issue(path, f"{folder!r} holds no source files", f"add files ending in {sorted(_CODE_SUFFIXES)}"))
             code[svc.name] = tuple(files)

@@ -14,7 +14,7 @@ import types
 from collections.abc import Callable, Iterable
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Tag
 from pydantic.fields import FieldInfo
 
 Loc = tuple[Any, ...]
@@ -78,6 +78,17 @@ def _tag(member: Any, discriminator: str) -> Any:
     return ()
 
 
+def _tag_of(member: Any) -> Any:
+    """The ``Tag`` of a member of a callable-discriminated union, if any."""
+    if get_origin(member) is Annotated:
+        return next((m.tag for m in get_args(member)[1:] if isinstance(m, Tag)), None)
+    return None
+
+
+def _untag(member: Any) -> Any:
+    return get_args(member)[0] if get_origin(member) is Annotated else member
+
+
 def clean_loc(model: type[BaseModel], loc: Loc) -> list[Any]:
     """The parts of ``loc`` that are the user's own field path (see module docstring)."""
     out: list[Any] = []
@@ -94,6 +105,8 @@ def clean_loc(model: type[BaseModel], loc: Loc) -> list[Any]:
             chosen = None
             if discriminator:
                 chosen = next((m for m in members if item in _tag(m, discriminator)), None)
+            if chosen is None:
+                chosen = next((_untag(m) for m in members if _tag_of(m) == item), None)
             if chosen is None:
                 chosen = next((m for m in members if getattr(m, "__name__", None) == item), None)
             tp = chosen if chosen is not None else Any  # a member name pydantic made up: skip it too

@@ -112,7 +112,8 @@ def weights_gib(w: Workload) -> float:
 
 
 def kv_cache_gib(w: Workload) -> float:
-    kv_bytes = 1.0 if (w.kv_cache_dtype or "") in FP8_KV else DTYPE_BYTES[w.dtype]
+    kv = w.kv_cache_dtype or "auto"
+    kv_bytes = 1.0 if kv in FP8_KV else 2.0 if kv in ("float16", "bfloat16") else DTYPE_BYTES[w.dtype]
     return w.arch.kv_bytes_per_token(kv_bytes) * w.context * w.concurrency / GIB
 
 

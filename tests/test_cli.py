@@ -65,7 +65,8 @@ def test_yaml_syntax_error_has_line_and_column(tmp_path: Path) -> None:
     f.write_text("name: demo\nservices: [\n  - a\n")
     proc = run("validate", str(f))
     assert proc.returncode == 1
-    assert proc.stderr.startswith(f"{f}:3:3: invalid YAML: expected the node content")
+    # libyaml's wording; the location is what matters.
+    assert proc.stderr.startswith(f"{f}:3:3: invalid YAML: did not find expected node content")
 
 
 def test_duplicate_yaml_keys_are_errors(tmp_path: Path) -> None:

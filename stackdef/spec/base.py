@@ -14,6 +14,7 @@ the :class:`Stack` from whatever is registered.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,7 +22,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from stackdef.catalog.gpus import GPU_NAMES
 
@@ -33,6 +34,65 @@ DNS1035 = r"^[a-z]([-a-z0-9]*[a-z0-9])?$"
 DNS1123_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
 DNS1123_SUBDOMAIN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
 QUANTITY_PATTERN = r"^[0-9]+(\.[0-9]+)?(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$"
+
+def plain_value(value: Any, depth: int = 0) -> bool:
+    """A value a YAML/JSON config can carry: finite scalars and small lists or mappings of them."""
+    if value is None or isinstance(value, (bool, str)):
+        return not isinstance(value, str) or len(value) <= 4096
+    if isinstance(value, int):
+        return abs(value) < 2**63
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if depth >= 4:
+        return False
+    if isinstance(value, list):
+        return len(value) <= 256 and all(plain_value(v, depth + 1) for v in value)
+    if isinstance(value, dict):
+        return len(value) <= 256 and all(isinstance(k, str) and plain_value(v, depth + 1) for k, v in value.items())
+    return False
+
+
+
+#: Kubernetes counts replicas in int32.
+INT32_MAX = 2**31 - 1
+#: Kubernetes quantities are int64 in their base unit (bytes, millicores).
+_QUANTITY_MAX = 2**63 - 1
+
+
+def _positive_quantity(value: str) -> str:
+    from stackdef.quantity import parse_quantity
+
+    amount = parse_quantity(value)
+    if not 0 < amount < _QUANTITY_MAX / 1000:
+        raise ValueError(f"{value!r} is not a positive quantity Kubernetes can hold (e.g. '500m', '2', '8Gi')")
+    return value
+
+
+def _label_key(key: str) -> str:
+    prefix, slash, name = key.rpartition("/")
+    if not _LABEL_NAME.fullmatch(name) or (slash and not (len(prefix) <= 253 and re.fullmatch(DNS1123_SUBDOMAIN, prefix))):
+        raise ValueError(
+            f"label key {key[:80]!r} is not valid (an optional DNS subdomain prefix and '/', then ≤ 63 "
+            "letters, digits, '-', '_' or '.', starting and ending with a letter or digit)"
+        )
+    return key
+
+
+def _label_value(value: str) -> str:
+    if value and not _LABEL_NAME.fullmatch(value):
+        raise ValueError(
+            f"label value {value[:80]!r} is not valid (≤ 63 letters, digits, '-', '_' or '.', starting and ending "
+            "with a letter or digit, or empty)"
+        )
+    return value
+
+
+_LABEL_NAME = re.compile(r"[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?")
+
+LabelKey = Annotated[str, Field(max_length=317), AfterValidator(_label_key)]
+LabelValue = Annotated[str, Field(max_length=63), AfterValidator(_label_value)]
+#: Labels as Kubernetes accepts them (keys and values checked, at most 64 of them).
+Labels = Annotated[dict[LabelKey, LabelValue], Field(max_length=64)]
 
 ServiceName = Annotated[
     str,
@@ -47,9 +107,13 @@ Quantity = Annotated[
     str,
     Field(
         pattern=QUANTITY_PATTERN,
-        description="A Kubernetes quantity, e.g. '500m', '2', '8Gi'.",
+        max_length=32,
+        description="A positive Kubernetes quantity, e.g. '500m', '2', '8Gi'.",
     ),
+    AfterValidator(_positive_quantity),
 ]
+#: A key of a Secret or ConfigMap (Kubernetes: [-._a-zA-Z0-9]+, at most 253 characters).
+SecretKey = Annotated[str, Field(pattern=r"^[-._a-zA-Z0-9]+$", max_length=253, description="A key inside a Secret.")]
 K8sName = Annotated[
     str,
     Field(pattern=DNS1123_SUBDOMAIN, max_length=253, description="A Kubernetes object name."),
@@ -101,7 +165,9 @@ def drafting() -> Iterator[None]:
 
 
 class _Base(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    # No NaN or infinity anywhere (budgets, rates, delays); strings stay small
+    # unless a field says otherwise (every Kubernetes name is far shorter).
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, allow_inf_nan=False, str_max_length=4096)
 
     def __new__(cls, *args: Any, **kwargs: Any) -> Any:
         # pydantic itself calls __new__ without arguments; only a user's call carries fields.
@@ -110,8 +176,22 @@ class _Base(BaseModel):
         return super().__new__(cls)
 
 
+# The reference grammar of github.com/distribution/reference (domain[:port]/path[:tag][@digest]).
+_IMAGE_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+_IMAGE_DOMAIN = r"(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)(?:\.(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?))*(?::[0-9]+)?"
+_IMAGE = re.compile(
+    rf"(?:{_IMAGE_DOMAIN}/)?{_IMAGE_COMPONENT}(?:/{_IMAGE_COMPONENT})*"
+    r"(?::[\w][\w.-]{0,127})?(?:@[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,})?"
+)
+
+
 def check_image(image: str) -> str:
-    """Images must be pinned: a tag other than ``latest``, or a digest."""
+    """Images must be valid references and pinned: a tag other than ``latest``, or a digest."""
+    if len(image) > 512 or not _IMAGE.fullmatch(image):
+        raise ValueError(
+            f"image {image[:80]!r} is not an image reference (write registry/repository:tag or "
+            "repository@sha256:<digest>, e.g. 'ghcr.io/acme/app:1.2.3')"
+        )
     ref = image.split("@", 1)[0]
     last = ref.rsplit("/", 1)[-1]
     if "@sha256:" in image:
@@ -134,8 +214,9 @@ class SecretDecl(_Base):
     """A Kubernetes Secret the stack reads from; stackdef never sees its value."""
 
     name: K8sName = Field(description="Name of the Secret in the stack's namespace.")
-    keys: list[str] = Field(
+    keys: list[SecretKey] = Field(
         min_length=1,
+        max_length=256,
         description="Keys the Secret must contain. Values are set outside the spec "
         "(`kubectl create secret`, or `pulumi config set --secret`), never in it.",
     )
@@ -146,7 +227,7 @@ class SecretRef(_Base):
     """A reference to one key of a declared Secret."""
 
     secret: K8sName = Field(description="Name of a Secret declared in `secrets`.")
-    key: str = Field(min_length=1, description="Key inside that Secret.")
+    key: SecretKey = Field(description="Key inside that Secret.")
 
 
 # --------------------------------------------------------------------------- #
@@ -157,9 +238,9 @@ class SecretRef(_Base):
 class Toleration(_Base):
     """A pod toleration, as in the Kubernetes API."""
 
-    key: str = Field(description="Taint key to tolerate, e.g. 'nvidia.com/gpu'.")
+    key: LabelKey = Field(description="Taint key to tolerate, e.g. 'nvidia.com/gpu'.")
     operator: Literal["Exists", "Equal"] = Field("Exists", description="Exists or Equal.")
-    value: str | None = Field(None, description="Taint value (only with operator Equal).")
+    value: LabelValue | None = Field(None, description="Taint value (only with operator Equal).")
     effect: Literal["NoSchedule", "PreferNoSchedule", "NoExecute"] | None = Field(
         "NoSchedule", description="Taint effect to tolerate; null tolerates every effect."
     )
@@ -181,17 +262,17 @@ class GpuNodes(_Base):
     GPU type in stackdef's GPU catalog unless overridden.
     """
 
-    label_key: str | None = Field(
+    label_key: LabelKey | None = Field(
         "nvidia.com/gpu.product",
         description="Node label whose value names the GPU model (GPU Feature Discovery's "
         "'nvidia.com/gpu.product' by default); null selects GPU nodes by `labels` only.",
     )
-    label_values: dict[GpuName, str] = Field(  # type: ignore[valid-type]
+    label_values: dict[GpuName, LabelValue] = Field(  # type: ignore[valid-type]
         default_factory=dict,
         description="Per GPU type, the value of `label_key` on this cluster, overriding the "
         "catalog's GPU Feature Discovery name (e.g. {L4: NVIDIA-L4}).",
     )
-    labels: dict[str, str] = Field(
+    labels: Labels = Field(
         default_factory=dict,
         description="Extra node labels every GPU worker must match (e.g. a node-pool label).",
     )
@@ -209,17 +290,17 @@ class GpuNodes(_Base):
 class Autoscaling(_Base):
     """Ray Serve autoscaling for one deployment (replica bounds and reaction speed)."""
 
-    min_replicas: int = Field(1, ge=0, description="Fewest replicas; 0 scales to zero when idle.")
-    max_replicas: int = Field(1, ge=1, description="Most replicas.")
+    min_replicas: int = Field(1, ge=0, le=INT32_MAX, description="Fewest replicas; 0 scales to zero when idle.")
+    max_replicas: int = Field(1, ge=1, le=INT32_MAX, description="Most replicas.")
     initial_replicas: int | None = Field(
-        None, ge=0, description="Replicas at deploy time; default: min_replicas."
+        None, ge=0, le=INT32_MAX, description="Replicas at deploy time; default: min_replicas."
     )
     target_ongoing_requests: float = Field(
-        2.0, gt=0, description="Ongoing requests per replica the autoscaler aims for."
+        2.0, gt=0, le=1e6, description="Ongoing requests per replica the autoscaler aims for."
     )
-    upscale_delay_s: float = Field(30.0, ge=0, description="Seconds of sustained load before scaling up.")
+    upscale_delay_s: float = Field(30.0, ge=0, le=86400, description="Seconds of sustained load before scaling up.")
     downscale_delay_s: float = Field(
-        600.0, ge=0, description="Seconds of low load before scaling down (and to zero)."
+        600.0, ge=0, le=86400 * 7, description="Seconds of low load before scaling down (and to zero)."
     )
 
     @model_validator(mode="after")
@@ -242,7 +323,7 @@ class Autoscaling(_Base):
 class Budget(_Base):
     """A monthly spending limit and what to do when the ceiling would exceed it."""
 
-    monthly_usd: float = Field(gt=0, description="Monthly budget in USD (730 hours).")
+    monthly_usd: float = Field(gt=0, le=1e9, description="Monthly budget in USD (730 hours).")
     policy: Literal["fail", "cap", "warn"] = Field(
         "fail",
         description="fail: the spec is invalid when the ceiling exceeds the budget; cap: max_replicas are "
@@ -256,6 +337,8 @@ class Pricing(_Base):
 
     file: str | None = Field(
         None,
+        max_length=1024,
+        pattern=r"^[^\x00-\x1f]+$",
         description="CSV of extra or overriding instance prices, relative to the spec file. Columns: provider, "
         "instance_type, region, vcpu, ram_gib, usd_per_hour (optional: gpu_model, gpu_count, price_source_url, "
         "price_source_date), as in the built-in catalog stackdef/catalog/data/gpu_prices.csv.",

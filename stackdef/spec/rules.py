@@ -9,11 +9,12 @@ rule returns every violation it finds (not just the first) as
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Callable, Iterator
 from typing import Any
 
 from stackdef import registry
-from stackdef.errors import Issue
+from stackdef.errors import Issue, some
 from stackdef.kinds.base import RuleContext
 from stackdef.spec.base import SecretRef
 
@@ -59,12 +60,15 @@ def check_secret_references_resolve(stack: Any) -> list[Issue]:
     issues = []
     for path, _, ref in secret_refs(stack):
         if ref.secret not in declared:
-            known = ", ".join(sorted(declared)) or "none are declared"
+            close = difflib.get_close_matches(ref.secret, list(declared), n=3)
+            known = ("closest declared: " + ", ".join(close)) if close else (
+                "declared: " + some(sorted(declared)) if declared else "none are declared"
+            )
             issues.append(
                 Issue(
                     f"{path}.secret",
                     f"secret {ref.secret!r} is not declared",
-                    f"add it to `secrets` with key {ref.key!r}; declared: {known}",
+                    f"add it to `secrets` with key {ref.key!r}; {known}",
                 )
             )
         elif ref.key not in declared[ref.secret]:
@@ -72,7 +76,7 @@ def check_secret_references_resolve(stack: Any) -> list[Issue]:
                 Issue(
                     f"{path}.key",
                     f"secret {ref.secret!r} declares no key {ref.key!r}",
-                    f"use one of {sorted(declared[ref.secret])} or add the key to the declaration",
+                    f"use one of {some(sorted(declared[ref.secret]))} or add the key to the declaration",
                 )
             )
     return issues

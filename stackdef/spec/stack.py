@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal, Union
 from pydantic import BaseModel, Field, create_model
 
 from stackdef import registry
-from stackdef.spec.base import DNS1123_LABEL, Budget, Network, Pricing, SecretDecl, _Base
+from stackdef.spec.base import DNS1123_LABEL, Budget, Labels, Network, Pricing, SecretDecl, _Base
 from stackdef.versions import API_VERSION
 
 
@@ -69,7 +69,7 @@ def _build() -> type[StackBase]:
             Field(min_length=1, description=f"The services the stack runs (`type`: {', '.join(k.type for k in kinds)})."),
         ),
         "network": (Network, Field(default_factory=Network, description="Network access rules.")),
-        "labels": (dict[str, str], Field(default_factory=dict, description="Labels added to every object.")),
+        "labels": (Labels, Field(default_factory=dict, description="Labels added to every object.")),
         "budget": (
             Budget | None,
             Field(None, description="Monthly budget of the whole stack (services plus the cluster's fixed costs)."),

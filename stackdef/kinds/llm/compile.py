@@ -49,6 +49,8 @@ def engine_kwargs(rs: ResolvedService) -> dict[str, Any]:
     kw["gpu_memory_utilization"] = e.gpu_memory_utilization
     if e.max_num_seqs is not None:
         kw["max_num_seqs"] = e.max_num_seqs
+    if e.kv_cache_dtype is not None:
+        kw["kv_cache_dtype"] = e.kv_cache_dtype
     for key in sorted(e.extra):
         kw[key] = e.extra[key]
     return kw

@@ -96,7 +96,7 @@ def workload(svc: LLMService, arch: ModelArch) -> Workload:
         max_model_len=e.max_model_len,
         max_num_seqs=e.max_num_seqs,
         gpu_memory_utilization=e.gpu_memory_utilization,
-        kv_cache_dtype=e.extra.get("kv_cache_dtype"),
+        kv_cache_dtype=e.kv_cache_dtype,
     )
 
 

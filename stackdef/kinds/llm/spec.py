@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import re
-from typing import Any, Literal
+from typing import Annotated, Any, Literal, Union
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Discriminator, Field, Tag, field_validator, model_validator
 
 from stackdef.catalog.gpus import GPU_NAMES
-from stackdef.spec.base import Autoscaling, Budget, Quantity, SecretRef, ServiceName, _Base
+from stackdef.spec.base import Autoscaling, Budget, K8sName, Quantity, SecretRef, ServiceName, _Base, plain_value
 
 _ENGINE_TYPED = {
+    "kv_cache_dtype",
     "dtype",
     "quantization",
     "max_model_len",
@@ -34,16 +35,20 @@ class EngineArgs(_Base):
         None, description="Quantization method of the checkpoint, if any."
     )
     max_model_len: int | None = Field(
-        None, ge=16, description="Context length (prompt + output tokens); default: the model's own."
+        None, ge=16, le=2**24, description="Context length (prompt + output tokens); default: the model's own."
     )
     tensor_parallel_size: int = Field(1, ge=1, le=64, description="GPUs a layer is split across.")
     pipeline_parallel_size: int = Field(1, ge=1, le=64, description="Pipeline stages.")
     gpu_memory_utilization: float = Field(
         0.9, gt=0, le=1, description="Share of each GPU's memory vLLM may use."
     )
-    max_num_seqs: int | None = Field(None, ge=1, description="Most sequences batched at once.")
+    max_num_seqs: int | None = Field(None, ge=1, le=65536, description="Most sequences batched at once.")
+    kv_cache_dtype: Literal["auto", "float16", "bfloat16", "fp8", "fp8_e4m3", "fp8_e5m2"] | None = Field(
+        None, description="Data type of the KV cache (fp8 halves it); default: the model's dtype."
+    )
     extra: dict[str, Any] = Field(
         default_factory=dict,
+        max_length=64,
         description="Further vLLM engine arguments passed unchanged (snake_case names); "
         "checked by vLLM's own parser in deep validation.",
     )
@@ -58,6 +63,11 @@ class EngineArgs(_Base):
                 raise ValueError(f"{key!r} is a typed field (set engine.{key} instead of engine.extra.{key})")
             if key in _ENGINE_RESERVED:
                 raise ValueError(f"{key!r} is set by stackdef (remove it from engine.extra)")
+            if not plain_value(extra[key]):
+                raise ValueError(
+                    f"engine.extra.{key} holds a value vLLM cannot take from a config (use strings, finite numbers, "
+                    "booleans, or short lists and mappings of them)"
+                )
         return extra
 
 
@@ -81,16 +91,16 @@ class Accelerator(_Base):
 class ModelArchitecture(_Base):
     """Architecture of a model missing from stackdef's catalog, for GPU sizing."""
 
-    params: int = Field(ge=1, description="Total parameter count (all experts for MoE), e.g. 7615616512.")
-    layers: int = Field(ge=1, description="Transformer layers (num_hidden_layers).")
-    hidden_size: int = Field(ge=1, description="Hidden size.")
-    attention_heads: int = Field(ge=1, description="Attention (query) heads.")
-    kv_heads: int = Field(ge=1, description="Key/value heads (num_key_value_heads).")
-    head_dim: int | None = Field(None, ge=1, description="Head dimension; default hidden_size / attention_heads.")
-    max_context: int = Field(ge=16, description="max_position_embeddings.")
-    vocab_size: int | None = Field(None, ge=1, description="Vocabulary size (embeddings stay 16-bit when quantized).")
+    params: int = Field(ge=1, le=10**14, description="Total parameter count (all experts for MoE), e.g. 7615616512.")
+    layers: int = Field(ge=1, le=10_000, description="Transformer layers (num_hidden_layers).")
+    hidden_size: int = Field(ge=1, le=10**6, description="Hidden size.")
+    attention_heads: int = Field(ge=1, le=10_000, description="Attention (query) heads.")
+    kv_heads: int = Field(ge=1, le=10_000, description="Key/value heads (num_key_value_heads).")
+    head_dim: int | None = Field(None, ge=1, le=65536, description="Head dimension; default hidden_size / attention_heads.")
+    max_context: int = Field(ge=16, le=2**24, description="max_position_embeddings.")
+    vocab_size: int | None = Field(None, ge=1, le=10**8, description="Vocabulary size (embeddings stay 16-bit when quantized).")
     tie_word_embeddings: bool = Field(False, description="Whether the LM head shares the input embedding.")
-    experts: int | None = Field(None, ge=1, description="Experts (MoE models), for the plan only.")
+    experts: int | None = Field(None, ge=1, le=10_000, description="Experts (MoE models), for the plan only.")
 
 
 class WorkerSize(_Base):
@@ -108,7 +118,7 @@ class ModelCache(_Base):
     """A PersistentVolumeClaim holding downloaded weights, so scale-from-zero does not re-download."""
 
     size: Quantity = Field("100Gi", description="Storage size.")
-    storage_class: str | None = Field(
+    storage_class: K8sName | None = Field(
         None,
         description="StorageClass; default per target: eks efs-sc (ReadWriteMany, needs the EFS CSI driver) or "
         "ebs-sc, gke standard-rwx (needs the Filestore CSI driver) or standard-rwo, aks azurefile-csi or "
@@ -127,16 +137,36 @@ class CpuProfile(_Base):
     source: str = Field(
         "Qwen/Qwen2.5-0.5B-Instruct", description="A small model that runs on CPU (Hugging Face id)."
     )
-    max_model_len: int = Field(2048, ge=16, description="Context length on CPU.")
-    max_num_seqs: int = Field(4, ge=1, description="Concurrent sequences on CPU.")
+    max_model_len: int = Field(2048, ge=16, le=2**20, description="Context length on CPU.")
+    max_num_seqs: int = Field(4, ge=1, le=4096, description="Concurrent sequences on CPU.")
     cpu: Quantity = Field(
         "3", description="CPU request and limit of the vLLM pod (one core goes to vLLM's scheduler, the rest to the engine)."
     )
     memory: Quantity = Field("4Gi", description="Memory request and limit of the vLLM pod.")
-    kv_cache_gib: int = Field(1, ge=1, description="VLLM_CPU_KVCACHE_SPACE in GiB (must fit in memory).")
+    kv_cache_gib: int = Field(1, ge=1, le=4096, description="VLLM_CPU_KVCACHE_SPACE in GiB (must fit in memory).")
 
 
 _SOURCE = re.compile(r"^(?:(s3|gs)://[a-z0-9][-a-z0-9._]{1,61}[a-z0-9](/[^\s]*)?|pvc://[a-z0-9]([-a-z0-9]*[a-z0-9])?(/[^\s]*)?|[A-Za-z0-9][-\w.]*/[-\w.]+)$")
+
+
+def _architecture_kind(value: Any) -> str | None:
+    if isinstance(value, str):
+        return "name"
+    if isinstance(value, (dict, ModelArchitecture)):
+        return "inline"
+    return None
+
+
+#: A catalog model name or an inline architecture; the value's type picks which, so an error
+#: names only what is wrong with that form.
+ArchitectureRef = Annotated[
+    Union[Annotated[str, Field(max_length=256), Tag("name")], Annotated[ModelArchitecture, Tag("inline")]],
+    Discriminator(
+        _architecture_kind,
+        custom_error_type="architecture",
+        custom_error_message="architecture must be a catalog model name or a mapping with params, layers, heads, ...",
+    ),
+]
 
 
 class LLMService(_Base):
@@ -145,11 +175,13 @@ class LLMService(_Base):
     type: Literal["llm"] = Field(description="Discriminator: an LLM service.")
     name: ServiceName
     source: str = Field(
+        max_length=1024,
         description="Where the weights come from: a Hugging Face id ('Qwen/Qwen2.5-7B-Instruct'), "
         "an object-store prefix ('s3://bucket/path', 'gs://bucket/path'), or a PVC ('pvc://claim/path')."
     )
     served_model_name: str | None = Field(
         None,
+        max_length=253,
         pattern=r"^[A-Za-z0-9][-\w.]*$",
         description="Model name clients send in OpenAI requests; default: the source's last path part, lower-cased.",
     )
@@ -157,7 +189,7 @@ class LLMService(_Base):
     accelerator: Accelerator = Field(
         default_factory=Accelerator, description="GPU type and count per replica (default: auto)."
     )
-    architecture: str | ModelArchitecture | None = Field(
+    architecture: ArchitectureRef | None = Field(
         None,
         description="For GPU sizing: a catalog model name (e.g. 'Qwen2.5-7B-Instruct') or an inline "
         "architecture; default: looked up from `source`.",
@@ -165,7 +197,7 @@ class LLMService(_Base):
     budget: Budget | None = Field(None, description="Monthly budget of this service alone.")
     autoscaling: Autoscaling = Field(default_factory=Autoscaling, description="Replica bounds.")
     max_ongoing_requests: int | None = Field(
-        None, ge=1, description="Requests a replica accepts at once; default: 2 × target_ongoing_requests."
+        None, ge=1, le=10**6, description="Requests a replica accepts at once; default: 2 × target_ongoing_requests."
     )
     worker: WorkerSize = Field(default_factory=WorkerSize, description="CPU and memory of each GPU worker pod.")
     hf_token: SecretRef | None = Field(

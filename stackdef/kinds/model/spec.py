@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal, Union
 
 from pydantic import Field, field_validator, model_validator
 
-from stackdef.spec.base import Autoscaling, Budget, GpuName, Quantity, SecretRef, ServiceName, _Base, check_image
+from stackdef.spec.base import Autoscaling, Budget, GpuName, Quantity, SecretRef, ServiceName, _Base, check_image, plain_value
 
 class ImageCode(_Base):
     """The application code is already inside the container image."""
@@ -19,7 +19,12 @@ class LocalCode(_Base):
     """A local directory shipped with the stack as a ConfigMap (small pure-Python apps)."""
 
     source: Literal["local"] = Field(description="Discriminator: a local directory.")
-    path: str = Field(description="Directory, relative to the spec file (≤ 512 KiB of text files).")
+    path: str = Field(
+        max_length=1024,
+        pattern=r"^[^\x00-\x1f/][^\x00-\x1f]*$",
+        description="Directory inside the spec file's folder tree, written relative to the spec file "
+        "(at most 512 KiB of text files, 500 files).",
+    )
 
 
 class RemoteCode(_Base):
@@ -76,16 +81,17 @@ class ModelService(_Base):
     )
     args: dict[str, Any] = Field(default_factory=dict, description="Arguments passed to the application builder.")
     pip: list[str] = Field(
+        max_length=256,
         default_factory=list,
         description="Extra pip requirements installed by Ray's runtime_env (prefer baking them into the image).",
     )
-    env: dict[str, str] = Field(default_factory=dict, description="Plain environment variables (no secrets).")
+    env: dict[str, str] = Field(default_factory=dict, max_length=256, description="Plain environment variables (no secrets).")
     secret_env: dict[str, SecretRef] = Field(
         default_factory=dict, description="Environment variables read from declared Secrets."
     )
     resources: ReplicaResources = Field(default_factory=ReplicaResources, description="Per-replica resources.")
     autoscaling: Autoscaling = Field(default_factory=Autoscaling, description="Replica bounds.")
-    max_ongoing_requests: int = Field(5, ge=1, description="Requests a replica accepts at once.")
+    max_ongoing_requests: int = Field(5, ge=1, le=10**6, description="Requests a replica accepts at once.")
     budget: Budget | None = Field(None, description="Monthly budget of this service alone.")
     route_prefix: str = Field("/", pattern=r"^/[\w\-/]*$", description="HTTP route prefix of the app.")
 
@@ -93,6 +99,13 @@ class ModelService(_Base):
     @classmethod
     def check_image_pinned(cls, v: str | None) -> str | None:
         return None if v is None else check_image(v)
+
+    @field_validator("args")
+    @classmethod
+    def check_args_are_plain(cls, v: dict[str, Any]) -> dict[str, Any]:
+        if not plain_value(v):
+            raise ValueError("args hold a value a Serve config cannot carry (use strings, finite numbers, booleans, or small lists and mappings of them)")
+        return v
 
     @field_validator("env", "secret_env")
     @classmethod
