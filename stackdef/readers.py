@@ -26,6 +26,8 @@ MAX_SPEC_BYTES = 8 * 2**20
 MAX_DEPTH = 64
 #: Longest integer literal (nothing in a spec needs more than a few digits).
 MAX_INT_DIGITS = 30
+#: Most values a YAML document may expand to once its aliases are followed ("billion laughs").
+MAX_NODES = 200_000
 
 
 class DataError(ValueError):
@@ -215,8 +217,13 @@ def load_yaml(text: str) -> Any:
         _LOADERS = _loader_classes()
     fast, counting = _LOADERS
     loader_cls = counting if _yaml_may_be_deep(text) else fast
+    loader = loader_cls(text)
     try:
-        return yaml.load(text, Loader=loader_cls)  # noqa: S506 - SafeLoader subclasses
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        _check_expansion(node)
+        return loader.construct_document(node)
     except DataError:
         raise
     except yaml.MarkedYAMLError as exc:
@@ -229,3 +236,47 @@ def load_yaml(text: str) -> Any:
         raise DataError(f"invalid YAML: {' '.join(str(exc).split())}", "fix the syntax") from None
     except RecursionError:
         raise _too_deep() from None
+    finally:
+        loader.dispose()
+
+
+def _check_expansion(root: Any) -> None:
+    """Refuse a document whose aliases would expand it past MAX_NODES values (counted without expanding)."""
+    import yaml
+
+    sizes: dict[int, int] = {}
+    open_: set[int] = set()  # collections entered but not finished: meeting one again is a cycle
+    # Post-order over the node graph; an alias is the same node object, so its size is computed once.
+    stack: list[tuple[Any, bool]] = [(root, False)]
+    while stack:
+        node, done = stack.pop()
+        if id(node) in sizes:
+            continue
+        if isinstance(node, yaml.ScalarNode):
+            sizes[id(node)] = 1
+            continue
+        children = [c for pair in node.value for c in pair] if isinstance(node, yaml.MappingNode) else list(node.value)
+        if not done and id(node) in open_:
+            m = node.start_mark
+            raise DataError(
+                "an alias refers to the collection that contains it (the value would be infinite)",
+                "write the value out instead of the alias",
+                m.line + 1,
+                m.column + 1,
+            )
+        if done:
+            open_.discard(id(node))
+            total = 1 + sum(sizes.get(id(c), 1) for c in children)
+            sizes[id(node)] = total
+            if total > MAX_NODES:
+                m = node.start_mark
+                raise DataError(
+                    f"the document expands to more than {MAX_NODES:,} values once its aliases are followed",
+                    "write the values out instead of nesting aliases",
+                    m.line + 1,
+                    m.column + 1,
+                )
+            continue
+        open_.add(id(node))
+        stack.append((node, True))
+        stack.extend((c, False) for c in children if id(c) not in sizes)

@@ -7,7 +7,11 @@ from typing import Any
 import yaml
 
 
-class _Dumper(yaml.SafeDumper):
+#: libyaml's emitter when PyYAML has it (an order of magnitude faster; same output for what stackdef writes).
+_BASE = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
+
+class _Dumper(_BASE):  # type: ignore[valid-type,misc]
     # Manifests are read by people and by kubectl: repeat shared values, never emit &anchors / *aliases.
     def ignore_aliases(self, data: Any) -> bool:
         return True
@@ -32,7 +36,7 @@ def dump_all(docs: list[Any]) -> str:
     )
 
 
-class _PlainDumper(yaml.SafeDumper):
+class _PlainDumper(_BASE):  # type: ignore[valid-type,misc]
     def ignore_aliases(self, data: Any) -> bool:
         return True
 

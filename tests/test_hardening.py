@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import json
+import signal
 import time
 from pathlib import Path
 from typing import Any
@@ -85,6 +86,24 @@ def test_deep_nesting(tmp_path: Path) -> None:
     rejected(tmp_path, '{"name": ' + "[" * 20000 + "]" * 20000 + "}", name="s.json", field=None, contains="nested deeper than 64 levels")
     deep_block = "name:\n" + "".join(" " * i + "- \n" for i in range(1, 200))
     rejected(tmp_path, deep_block, field=None, contains="nested deeper than 64 levels")
+
+
+def test_aliases_that_expand_without_bound(tmp_path: Path) -> None:
+    bomb = 'a: &a ["x","x","x","x","x","x","x","x","x","x"]\n'
+    for prev, name in zip("abcdef", "bcdefg"):
+        bomb += f"{name}: &{name} [{','.join([f'*{prev}'] * 10)}]\n"
+    rejected(tmp_path, bomb, field=None, contains="expands to more than 200,000 values")
+    # An alias inside the collection it names is an infinite value: refused, and quickly (it used to hang).
+    old = signal.signal(signal.SIGALRM, lambda *_: pytest.fail("a recursive alias hung the reader"))
+    signal.alarm(10)
+    try:
+        for text in ("name: &l [1, *l]\n", "name: &l {k: [*l]}\n"):
+            rejected(tmp_path, text, field=None, contains="refers to the collection that contains it")
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, old)
+    # Shared aliases that stay small are fine.
+    rejected(tmp_path, "x: &x [1]\nname: [*x, *x]\n", field="name", contains="input should be")
 
 
 def test_oversized_spec_file(tmp_path: Path) -> None:

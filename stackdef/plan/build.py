@@ -32,6 +32,7 @@ from stackdef.plan.model import (
     TargetInfo,
     WarningPlan,
     WorkersPlan,
+    make,
 )
 from stackdef.cost import money
 from stackdef.resolve import ResolvedService, ResolvedStack
@@ -41,23 +42,25 @@ from stackdef.versions import API_VERSION
 
 def _target(rst: ResolvedStack) -> TargetInfo:
     t = rst.stack.target
-    return TargetInfo(type=t.type, **{k: getattr(t, k, None) for k in ("region", "cluster_name", "context", "cloud")})
+    return make(TargetInfo, type=t.type, **{k: getattr(t, k, None) for k in ("region", "cluster_name", "context", "cloud")})
 
 
 def _service(rs: ResolvedService) -> ServicePlan:
     w = rs.workers
     kind = registry.KINDS.get(rs.kind)
-    return ServicePlan(
+    return make(
+        ServicePlan,
         name=rs.name,
         type=rs.kind,
         mode=rs.mode,
         image=rs.image,
-        replicas=Replicas(min=rs.min_replicas, max=rs.max_replicas, initial=rs.initial_replicas),
-        gpu=GpuPerReplica(type=rs.gpu_type, per_replica=rs.gpus_per_replica) if rs.gpu_type else None,
+        replicas=make(Replicas, min=rs.min_replicas, max=rs.max_replicas, initial=rs.initial_replicas),
+        gpu=make(GpuPerReplica, type=rs.gpu_type, per_replica=rs.gpus_per_replica) if rs.gpu_type else None,
         endpoint=rs.endpoint,
         details=kind.plan_details(rs),
         summary=kind.plan_summary(rs),
-        workers=WorkersPlan(
+        workers=make(
+        WorkersPlan,
             group=w.name,
             min=w.min_workers,
             max=w.max_workers,
@@ -78,14 +81,16 @@ def _resources(compiled: CompiledStack) -> list[ChartResource | ObjectResource]:
     for comp in compiled.components:
         for chart in comp.charts:
             out.append(
-                ChartResource(
+                make(
+        ChartResource,
                     component=comp.name, name=chart.release, namespace=chart.namespace, chart=chart.chart, version=chart.version
                 )
             )
         for obj in comp.objects:
             md = obj["metadata"]
             out.append(
-                ObjectResource(
+                make(
+        ObjectResource,
                     component=comp.name,
                     kind=obj["kind"],
                     apiVersion=obj["apiVersion"],
@@ -104,14 +109,15 @@ def _secrets(rst: ResolvedStack) -> list[SecretPlan]:
         users = used.setdefault(ref.secret, [])
         if owner not in users:
             users.append(owner)
-    return [SecretPlan(name=s.name, keys=list(s.keys), used_by=used[s.name], description=s.description) for s in stack.secrets]
+    return [make(SecretPlan, name=s.name, keys=list(s.keys), used_by=used[s.name], description=s.description) for s in stack.secrets]
 
 
 def _sizing(rs: ResolvedService) -> SizingPlan:
     f = rs.sizing.fit
     assert f is not None
     r2 = lambda x: round(x, 2)  # noqa: E731
-    return SizingPlan(
+    return make(
+        SizingPlan,
         model=rs.sizing.arch.name if rs.sizing.arch else None,
         gpu=f.gpu,
         gpus=f.gpus,
@@ -128,7 +134,8 @@ def _sizing(rs: ResolvedService) -> SizingPlan:
 def _service_cost(rs: ResolvedService) -> ServiceCost:
     sz, c = rs.sizing, rs.cost
     assert c is not None
-    return ServiceCost(
+    return make(
+        ServiceCost,
         name=rs.name,
         instance_type=sz.instance.instance_type if sz.instance else None,
         gpu=rs.gpu_type,
@@ -141,7 +148,8 @@ def _service_cost(rs: ResolvedService) -> ServiceCost:
         baseline_monthly_usd=c.baseline_monthly_usd,
         ceiling_monthly_usd=c.ceiling_monthly_usd,
         baseline_is_head_only=c.baseline_is_head_only,
-        cut=CutPlan(
+        cut=make(
+        CutPlan,
             from_max_replicas=rs.cut.from_replicas,
             to_max_replicas=rs.cut.to_replicas,
             saved_monthly_usd=rs.cut.saved_monthly_usd,
@@ -150,7 +158,8 @@ def _service_cost(rs: ResolvedService) -> ServiceCost:
         if rs.cut
         else None,
         runner_ups=[
-            RunnerUpPlan(
+            make(
+        RunnerUpPlan,
                 instance_type=r.option.instance.instance_type,
                 gpu=r.option.instance.gpu or "",
                 gpus_per_replica=r.option.gpus_per_replica,
@@ -168,14 +177,15 @@ def _cost(rst: ResolvedStack) -> CostPlan:
     sc = rst.cost
     assert sc is not None
     local = f"{rst.target_type} (free)" if rst.target.local else None
-    return CostPlan(
+    return make(
+        CostPlan,
         hours_per_month=HOURS_PER_MONTH,
         priced_region="/".join(rst.priced) if rst.priced else local,
         baseline_monthly_usd=sc.baseline_monthly_usd,
         ceiling_monthly_usd=sc.ceiling_monthly_usd,
         fixed_monthly_usd=sc.fixed_monthly_usd,
-        fixed=[FixedCost(item=label, monthly_usd=money(usd * HOURS_PER_MONTH)) for label, usd in rst.fixed_items],
-        cpu_pool=[PoolCost(item=p.item, baseline_monthly_usd=p.baseline_monthly_usd, ceiling_monthly_usd=p.ceiling_monthly_usd) for p in sc.pool],
+        fixed=[make(FixedCost, item=label, monthly_usd=money(usd * HOURS_PER_MONTH)) for label, usd in rst.fixed_items],
+        cpu_pool=[make(PoolCost, item=p.item, baseline_monthly_usd=p.baseline_monthly_usd, ceiling_monthly_usd=p.ceiling_monthly_usd) for p in sc.pool],
         budget_monthly_usd=rst.stack.budget.monthly_usd if rst.stack.budget else None,
         services=[_service_cost(rs) for rs in rst.services],
     )
@@ -185,8 +195,8 @@ def _requests(rst: ResolvedStack) -> RequestsPlan:
     out = {}
     for key, at_max in (("baseline", False), ("ceiling", True)):
         cpu, mem, gpus = rst.requests(at_max)
-        out[key] = Requests(cpu=round(cpu, 3), memory_gib=round(mem, 2), gpus=gpus)
-    return RequestsPlan(**out)
+        out[key] = make(Requests, cpu=round(cpu, 3), memory_gib=round(mem, 2), gpus=gpus)
+    return make(RequestsPlan, **out)
 
 
 def build_plan(compiled: CompiledStack, warnings: tuple[Issue, ...] | list[Issue] = ()) -> Plan:
@@ -194,7 +204,8 @@ def build_plan(compiled: CompiledStack, warnings: tuple[Issue, ...] | list[Issue
     layers: dict[str, Any] = {}
     for rl in rst.layers:
         layers[rl.name] = registry.LAYERS.get(rl.name).plan_section(rst, rl)
-    return Plan(
+    return make(
+        Plan,
         apiVersion=API_VERSION,
         stack=rst.stack.name,
         namespace=rst.namespace,
@@ -208,6 +219,6 @@ def build_plan(compiled: CompiledStack, warnings: tuple[Issue, ...] | list[Issue
         cluster_needs=list(rst.cluster_needs),
         target_unsupported=list(rst.unsupported),
         target_notes=list(rst.notes),
-        warnings=[WarningPlan(**w.to_dict()) for w in warnings],
+        warnings=[make(WarningPlan, **w.to_dict()) for w in warnings],
         layers=layers,
     )

@@ -9,13 +9,47 @@ part of a plan — stackdef only knows secret *names* and *keys*.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field, model_serializer
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
 class _M(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+    """Plan models: typed and frozen, built from resolved values that are already checked.
+
+    :func:`make` constructs them without validation and :func:`to_data` turns
+    them into JSON data by walking their fields, so no validator or serializer
+    is built at import or per plan (``defer_build``); ``model_validate`` still
+    checks a plan read back from JSON.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True, defer_build=True)
+    #: Fields left out of the JSON when None.
+    _omit_none: ClassVar[tuple[str, ...]] = ()
+
+    def _json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for name, info in type(self).model_fields.items():
+            value = getattr(self, name)
+            if value is None and name in self._omit_none:
+                continue
+            out[info.alias or name] = to_data(value)
+        return out
+
+
+def to_data(value: Any) -> Any:
+    if isinstance(value, _M):
+        return value._json()
+    if isinstance(value, list):
+        return [to_data(v) for v in value]
+    if isinstance(value, dict):
+        return {k: to_data(v) for k, v in value.items()}
+    return value
+
+
+def make(cls: type[_M], **fields: Any) -> Any:
+    """An instance from trusted values, defaults filled in, without running validation."""
+    return cls.model_construct(**fields)
 
 
 class TargetInfo(_M):
@@ -25,9 +59,7 @@ class TargetInfo(_M):
     context: str | None = None
     cloud: str | None = None
 
-    @model_serializer(mode="wrap")
-    def _drop_unset(self, handler: Any) -> dict[str, Any]:
-        return {k: v for k, v in handler(self).items() if v is not None}
+    _omit_none = ("region", "cluster_name", "context", "cloud")
 
 
 class Replicas(_M):
@@ -67,15 +99,22 @@ class ServicePlan(_M):
     #: What the service runs, in a few words, for the table and Markdown views (not in the JSON).
     summary: str = Field("", exclude=True)
 
-    @model_serializer(mode="wrap")
-    def _flat(self, handler: Any) -> dict[str, Any]:
+    @model_validator(mode="before")
+    @classmethod
+    def _gather_details(cls, data: Any) -> Any:
+        # Read back from JSON, the kind's fields sit beside the common ones: gather them again.
+        if isinstance(data, dict) and "details" not in data:
+            known = set(cls.model_fields)
+            data = {**{k: v for k, v in data.items() if k in known}, "details": {k: v for k, v in data.items() if k not in known}}
+        return data
+
+    def _json(self) -> dict[str, Any]:
         # The kind's fields sit beside the common ones; workers only when the service has a worker group.
-        d = handler(self)
-        out = {k: d[k] for k in ("name", "type", "mode", "image", "replicas", "gpu", "endpoint")}
-        out.update(d["details"])
-        if d["workers"] is not None:
-            out["workers"] = d["workers"]
-        out["notes"] = d["notes"]
+        out: dict[str, Any] = {k: to_data(getattr(self, k)) for k in ("name", "type", "mode", "image", "replicas", "gpu", "endpoint")}
+        out.update(to_data(self.details))
+        if self.workers is not None:
+            out["workers"] = to_data(self.workers)
+        out["notes"] = list(self.notes)
         return out
 
 
@@ -210,16 +249,15 @@ class Plan(_M):
     #: Each layer's section, by layer name (absent when the stack uses no layer).
     layers: dict[str, Any] = Field(default_factory=dict)
 
-    @model_serializer(mode="wrap")
-    def _drop_empty_layers(self, handler: Any) -> dict[str, Any]:
-        d = handler(self)
+    def _json(self) -> dict[str, Any]:
+        d = super()._json()
         if not d["layers"]:
             del d["layers"]
         return d
 
     def to_json(self) -> dict[str, Any]:
         """The stable JSON form (``plan --format json``)."""
-        return self.model_dump(mode="json", by_alias=True)
+        return self._json()
 
     def to_view(self) -> dict[str, Any]:
         """The JSON form plus what only the table and Markdown views show (each service's summary)."""
