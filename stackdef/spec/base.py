@@ -167,7 +167,7 @@ def drafting() -> Iterator[None]:
 class _Base(BaseModel):
     # No NaN or infinity anywhere (budgets, rates, delays); strings stay small
     # unless a field says otherwise (every Kubernetes name is far shorter).
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, allow_inf_nan=False, str_max_length=4096)
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, allow_inf_nan=False, str_max_length=4096, defer_build=True)
 
     def __new__(cls, *args: Any, **kwargs: Any) -> Any:
         # pydantic itself calls __new__ without arguments; only a user's call carries fields.
