@@ -35,4 +35,5 @@ golden: install-test
 	$(VENV)/bin/python -m pytest -q tests/test_golden.py --update-golden
 
 bench: install
-	$(VENV)/bin/python bench/plan_speed.py
+	$(VENV)/bin/python bench/scale.py
+	$(VENV)/bin/python bench/fuzz.py 2000

@@ -7,6 +7,7 @@ in one line, never a traceback). Nothing is written when a command fails.
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import sys
@@ -68,10 +69,15 @@ def _quiet_broken_pipe() -> None:
         pass
 
 
-def _run(fn: Callable[[], int | None]) -> None:
+def _run(fn: Callable[[], int | None], *, offline: bool = True) -> None:
     """Run a command body, mapping stackdef errors to exit codes without tracebacks."""
     from stackdef.errors import SpecError, UsageError
 
+    # An offline command is a short burst of allocation with next to no cyclic garbage: the cyclic
+    # collector's full passes cost a third of a 3,000-service plan and free nothing (same peak RSS).
+    pause_gc = offline and gc.isenabled()
+    if pause_gc:
+        gc.disable()
     try:
         code = fn() or 0
         sys.stdout.flush()  # surface a closed pipe here, not at interpreter exit
@@ -93,6 +99,9 @@ def _run(fn: Callable[[], int | None]) -> None:
     except Exception as exc:  # a bug in stackdef: one line, never a traceback
         _err(f"stackdef: internal error: {type(exc).__name__}: {exc} (please report this with the spec that caused it)")
         raise typer.Exit(3) from None
+    finally:
+        if pause_gc:
+            gc.enable()
     raise typer.Exit(code)
 
 
@@ -287,7 +296,7 @@ def _deploy(action: str, spec: str, stack: str, backend: str | None) -> None:
 
         return run(action, spec, stack, backend=backend)  # type: ignore[arg-type]
 
-    _run(body)
+    _run(body, offline=False)  # the Pulumi engine runs for minutes: keep the collector
 
 
 _STACK = typer.Option(..., "--stack", "-s", help="Pulumi stack name, e.g. dev.")

@@ -279,3 +279,26 @@ def test_plan_json_is_strict_json(tmp_path: Path) -> None:
     r = run("plan", str(write(tmp_path, dump(BASE))), "-f", "json")
     assert r.code == 0
     json.loads(r.stdout, parse_constant=lambda c: pytest.fail(f"non-JSON constant {c}"))
+
+
+def test_offline_commands_pause_the_cyclic_collector_and_restore_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The collector's full passes were a third of a 3,000-service plan; the pause must never outlive
+    # the command (the in-process runner, a notebook or a test session keep running).
+    import gc
+
+    from stackdef import pipeline
+
+    seen: list[bool] = []
+    real = pipeline.build
+
+    def spy(*a: Any, **k: Any) -> Any:
+        seen.append(gc.isenabled())
+        return real(*a, **k)
+
+    monkeypatch.setattr(pipeline, "build", spy)
+    good = write(tmp_path, dump(BASE))
+    assert run("plan", str(good), "-f", "json").code == 0
+    assert seen == [False] and gc.isenabled()
+    bad = write(tmp_path, dump(with_(["services", 0, "autoscaling"], {"min_replicas": 3, "max_replicas": 1})), "bad.yaml")
+    assert run("plan", str(bad)).code == 1
+    assert gc.isenabled()
