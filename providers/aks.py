@@ -38,6 +38,7 @@ class AksPlan(CloudPlan):
     features = cloud_features("aks")
     notes = ("aks: plan and render only; cluster creation comes in a later release",)
     control_plane = ("AKS Free tier control plane", 0.0)
+    gpu_column = "aks"
     storage = StorageDefaults(
         read_write_once=StorageClassChoice("managed-csi", builtin=True),
         read_write_many=StorageClassChoice("azurefile-csi", builtin=True),

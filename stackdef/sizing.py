@@ -16,7 +16,8 @@ model's ``max_position_embeddings``; both are checked here too.
 
 The planner enumerates (instance type, GPUs per replica) in the target's
 price catalog, keeps what fits, and ranks by the billing rule of
-:mod:`stackdef.cost` (ceiling monthly cost, then baseline, then hourly price).
+:mod:`stackdef.cost` (ceiling monthly cost in whole cents, then baseline in cents,
+then hourly price, fewer GPUs, instance name).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from dataclasses import dataclass
 from stackdef.catalog.gpus import GPU_TYPES
 from stackdef.catalog.models import ModelArch
 from stackdef.catalog.prices import Instance
-from stackdef.cost import NODE_RESERVED_CPU, GpuPricing, allocatable_memory_gib, replicas_per_node
+from stackdef.cost import HOURS_PER_MONTH, NODE_RESERVED_CPU, GpuPricing, allocatable_memory_gib, replicas_per_node
 
 GIB = 2**30
 
@@ -180,13 +181,21 @@ class Option:
         return self.pricing.hourly(replicas)
 
     def key(self, min_replicas: int, max_replicas: int) -> tuple:
+        # Money is compared in whole cents a month: price files carry 4–6 decimals, and a
+        # difference below a cent (g2-standard-48 vs two g2-standard-24: $0.0015/month) must not
+        # decide a tie that the baseline (half the GPUs at min_replicas) should.
         return (
-            round(self.hourly(max_replicas), 6),
-            round(self.hourly(min_replicas), 6),
+            cents(self.hourly(max_replicas) * HOURS_PER_MONTH),
+            cents(self.hourly(min_replicas) * HOURS_PER_MONTH),
             self.instance.usd_per_hour,
             self.gpus_per_replica,
             self.instance.instance_type,
         )
+
+
+def cents(usd: float) -> int:
+    """Whole cents (half up), the unit money is compared in."""
+    return int(usd * 100 + 0.5)
 
 
 def worker_share(opt: Option) -> tuple[int, int]:

@@ -26,7 +26,7 @@ from typing import Any
 
 import pytest
 
-from stackdef.catalog.gpus import GPU_NAMES
+from stackdef.catalog.gpus import GPU_NAMES, GPU_TYPES
 from stackdef.compile import compile_stack
 from stackdef.errors import SpecError
 from stackdef.loader import validate_stack
@@ -119,10 +119,20 @@ COMBO_PARAMS = [
 ]
 
 
-def _assert_gpu_group_hosts(rayservice: dict[str, Any], demand: ras.ReplicaDemand, gpu: str, autoscaler: str) -> None:
+def _asked_type(kind: str, gpu: str) -> set[str]:
+    """The accelerator type a replica asks Ray for: Ray Serve LLM is not told an A10 (it would ask for A10G)."""
+    if kind == "llm":
+        t = GPU_TYPES[gpu].serve_llm_type
+        return {t} if t else set()
+    return {gpu}
+
+
+def _assert_gpu_group_hosts(
+    rayservice: dict[str, Any], demand: ras.ReplicaDemand, gpu: str, autoscaler: str, kind: str = "llm"
+) -> None:
     groups = ras.gpu_worker_groups(rayservice)
     assert len(groups) == 1, f"expected one GPU worker group, Ray derives {ras.node_types(rayservice)}"
-    assert demand.accelerator_types == {gpu}, f"Ray should request accelerator_type:{gpu}: {demand}"
+    assert demand.accelerator_types == _asked_type(kind, gpu), f"Ray should request accelerator_type:{gpu}: {demand}"
     # Precondition: everything but the accelerator resource fits the GPU group, so a
     # failure below can only come from 'accelerator_type:<gpu>'.
     stripped = ras.schedule(rayservice, demand.without_accelerator_type(), autoscaler=autoscaler)
@@ -355,7 +365,7 @@ def test_positive_control_matrix_with_accelerator_resource(kind: str, gpu: str, 
     rs = compiled_rayservice(kind, gpu, target)
     (group,) = ras.gpu_worker_groups(rs)
     fixed = ras.with_group_custom_resources(rs, group, {f"accelerator_type:{gpu}": 1})
-    _assert_gpu_group_hosts(fixed, one_demand(fixed, GPU_DEPLOYMENT[kind]), gpu, autoscaler)
+    _assert_gpu_group_hosts(fixed, one_demand(fixed, GPU_DEPLOYMENT[kind]), gpu, autoscaler, kind)
 
 
 # --------------------------------------------------------------------------- the defect (fails until fixed)
@@ -377,4 +387,4 @@ def test_reference_eks_chat_scales_up_from_zero(autoscaler: str) -> None:
 @pytest.mark.parametrize("kind, gpu, target, autoscaler", COMBO_PARAMS)
 def test_gpu_service_scales_up_from_zero(kind: str, gpu: str, target: str, autoscaler: str) -> None:
     rs = compiled_rayservice(kind, gpu, target)
-    _assert_gpu_group_hosts(rs, one_demand(rs, GPU_DEPLOYMENT[kind]), gpu, autoscaler)
+    _assert_gpu_group_hosts(rs, one_demand(rs, GPU_DEPLOYMENT[kind]), gpu, autoscaler, kind)

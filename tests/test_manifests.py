@@ -77,10 +77,24 @@ def test_ray_images_match_the_validated_ray_version() -> None:
 
 
 def test_gpu_catalog_names_are_ray_accelerator_types() -> None:
+    from ray._private.accelerators.nvidia_gpu import NvidiaGPUAcceleratorManager
+    from ray.llm._internal.serve.core.configs.llm_config import LLMConfig
     from ray.util.accelerators import accelerators  # the module holding every constant
 
+    from stackdef.catalog.gpus import GPU_TYPES
+
     ray_names = {v for k, v in vars(accelerators).items() if k.isupper() and isinstance(v, str)}
-    assert set(GPU_NAMES) <= ray_names, set(GPU_NAMES) - ray_names
+    for name, g in GPU_TYPES.items():
+        detected = NvidiaGPUAcceleratorManager._gpu_name_to_accelerator_type(g.nvml_name)
+        # What Ray puts on a node with this GPU, or (A100-40G/80G) Ray's sized name for that GPU,
+        # which stackdef declares on the worker group because Ray does not detect it.
+        assert name == detected or (name in ray_names and name.startswith(detected + "-")), (name, detected)
+        if g.serve_llm_type is not None:
+            kept = LLMConfig(model_loading_config={"model_id": "m"}, accelerator_type=g.serve_llm_type).accelerator_type
+            assert kept == name, f"Ray Serve LLM rewrites {name} to {kept}"
+    # Why A10 has no Serve LLM type: Ray Serve LLM asks for A10G instead, which an A10 node lacks.
+    assert LLMConfig(model_loading_config={"model_id": "m"}, accelerator_type="A10").accelerator_type == "A10G"
+    assert NvidiaGPUAcceleratorManager._gpu_name_to_accelerator_type("NVIDIA A10") == "A10"
 
 
 def test_network_policies_deny_by_default_and_admit_only_needed_ports() -> None:

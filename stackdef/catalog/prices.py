@@ -5,8 +5,11 @@ row cites its price and spec source and date) and ``data/cpu_prices.csv`` (the
 CPU node type each cloud's Ray heads, CPU workers and system pods are costed
 on). Users add or override rows with their own CSV (negotiated rates, other
 regions): same columns, matched on (provider, region, instance_type).
-Fractional-GPU instances (e.g. Azure NV*ads_A10_v5 partitions) are kept for
-reference but are never chosen by the planner.
+Each row's ``gpu_model`` must be a GPU text of stackdef's own data or a GPU
+type name (:data:`stackdef.catalog.gpus.PRICE_ROW_GPUS`); anything else is an
+error naming the row, never a silently dropped instance. Fractional-GPU
+instances (Azure NV*ads_A10_v5 partitions) are kept for reference, with the
+reason they are excluded, but are never chosen by the planner.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from fractions import Fraction
 from functools import lru_cache
 from pathlib import Path
 
-from stackdef.catalog.gpus import gpu_from_price_row
+from stackdef.catalog.gpus import GPU_NAMES, Excluded, gpu_from_price_row
 
 #: CPU a node keeps for kubelet and system daemons (see :mod:`stackdef.cost`).
 NODE_RESERVED_CPU = 1
@@ -30,12 +33,14 @@ class Instance:
     provider: str
     instance_type: str
     region: str
-    gpu: str | None  # GPU name from stackdef's GPU catalog; None for CPU-only
+    gpu: str | None  # GPU name from stackdef's GPU catalog; None for CPU-only or excluded
     gpu_count: Fraction
     vcpu: int
     ram_gib: float
     usd_per_hour: float
     source: str
+    #: Why a GPU row is never planned on (e.g. a fractional GPU); None otherwise.
+    excluded: str | None = None
 
     @property
     def whole_gpus(self) -> int:
@@ -83,11 +88,27 @@ def _instance(r: dict[str, str | None], where: str) -> Instance:
         raise PriceFileError(f"{where}, column vcpu: {vcpu} leaves no CPU for pods (a node keeps {NODE_RESERVED_CPU} for itself)")
     if ram <= 2:
         raise PriceFileError(f"{where}, column ram_gib: {float(ram):g} GiB leaves no memory for pods")
+    gpu: str | None = None
+    excluded: str | None = None
+    if text["gpu_model"]:
+        found = gpu_from_price_row(text["gpu_model"])
+        if found is None:
+            raise PriceFileError(
+                f"{where}, column gpu_model: {text['gpu_model'][:60]!r} is not a GPU stackdef knows "
+                f"(write one of {', '.join(GPU_NAMES)})"
+            )
+        if isinstance(found, Excluded):
+            excluded = found.reason
+        else:
+            gpu = found
+    elif gpu_count:
+        raise PriceFileError(f"{where}, column gpu_model: empty but gpu_count is {gpu_count} (name the GPU, e.g. L4)")
     return Instance(
         provider=text["provider"],
         instance_type=text["instance_type"],
         region=text["region"],
-        gpu=gpu_from_price_row(text["gpu_model"]) if text["gpu_model"] else None,
+        gpu=gpu,
+        excluded=excluded,
         gpu_count=gpu_count,
         vcpu=int(vcpu),
         ram_gib=float(ram),

@@ -69,7 +69,8 @@ def model_source(source: str) -> Any:
 def llm_serve_config(rs: ResolvedService) -> dict[str, Any]:
     llm_config: dict[str, Any] = {
         "model_loading_config": {"model_id": rs.detail.served_model_name, "model_source": model_source(rs.spec.source)},
-        "accelerator_type": rs.gpu_type,
+        # Omitted where Ray Serve LLM would rename the type (A10): the worker group's node placement decides.
+        **({"accelerator_type": rs.detail.accelerator_type} if rs.detail.accelerator_type else {}),
         "engine_kwargs": engine_kwargs(rs),
         "deployment_config": {
             "autoscaling_config": serve_autoscaling(rs),

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, replace
 
+from stackdef.catalog.gpus import GPU_TYPES
 from stackdef.catalog.models import ModelArch, lookup
 from stackdef.cost import pod_size
 from stackdef.errors import Issue
@@ -57,6 +58,8 @@ class LLMDetail:
     pipeline_parallel_size: int = 1
     #: Requests a replica accepts at once.
     max_ongoing_requests: int = 1
+    #: Ray Serve LLM's ``accelerator_type`` (None: placed by node labels alone, see catalog.gpus).
+    accelerator_type: str | None = None
     #: OpenMP threads of the CPU profile's engine (its CPU limit minus what vLLM keeps for its scheduler).
     cpu_threads: int | None = None
     cpu_dtype: str = CPU_DTYPE
@@ -342,5 +345,6 @@ def resolve_llm(ctx: ResolveContext, i: int, svc: LLMService) -> ResolvedService
             tensor_parallel_size=plan.tp,
             pipeline_parallel_size=plan.pp,
             max_ongoing_requests=svc.max_ongoing_requests or max(1, math.ceil(2 * auto.target_ongoing_requests)),
+            accelerator_type=GPU_TYPES[plan.gpu].serve_llm_type if plan.gpu else None,
         ),
     )
