@@ -1,90 +1,73 @@
-"""Planner quality and speed over a grid: chosen vs brute-force cost, planning time.
+"""Planner quality and speed over the whole catalog: the choice against a brute force.
 
-For every catalog model × context × concurrency × cloud, the planner's choice
-(:func:`stackdef.sizing.rank` over :func:`stackdef.sizing.options`) is compared
-with an exhaustive search written independently here (every whole-GPU instance
-× every GPU count, fit and cost recomputed from the documented formulas).
-Prints one row per case and a summary; exits non-zero if the planner ever
-costs more than the brute force.
+The grid and the brute force are tests/test_sizing_bruteforce.py's (every catalog model ×
+contexts up to its maximum × bf16 / fp8 / awq / gptq / bitsandbytes / compressed-tensors × the
+priced regions of eks, gke and aks × replica ranges × utilizations; the brute force tries
+every instance, GPU count and tensor × pipeline split against vLLM's rules and the memory
+model). Prints outcomes by format and by cloud, planning time, and every disagreement; exits
+non-zero on any.
 
     python bench/sizing.py
 """
 
 from __future__ import annotations
 
-import math
 import statistics
+import sys
 import time
+from collections import Counter, defaultdict
+from pathlib import Path
 
-from stackdef.catalog.gpus import GPU_TYPES
-from stackdef.catalog.models import catalog
-from stackdef.catalog.prices import PriceCatalog
-from stackdef.cost import HOURS_PER_MONTH
-from stackdef.sizing import Workload, options, rank
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-GIB = 2**30
-REGIONS = [("aws", "us-east-1"), ("gcp", "us-central1"), ("azure", "eastus")]
-MIN_R, MAX_R = 0, 4
-
-
-def brute_force(arch, ctx: int, seqs: int, instances) -> tuple[float, str] | None:
-    best = None
-    for inst in instances:
-        for g in (1, 2, 4, 8):
-            if g > inst.whole_gpus or arch.attention_heads % g:
-                continue
-            needed = arch.params * 2 / GIB + 2 * arch.layers * arch.kv_heads * arch.head_dim * 2 * ctx * seqs / GIB + 1.5 * g
-            offered = GPU_TYPES[inst.gpu].usable_mib / 1024 * 0.9 * g
-            per_node = min(inst.whole_gpus // g, (inst.vcpu - 1) // 2, int((inst.ram_gib * 0.9 - 1) // 8))
-            if needed > offered or per_node < 1:
-                continue
-            cost = math.ceil(MAX_R / per_node) * inst.usd_per_hour * HOURS_PER_MONTH
-            if best is None or cost < best[0] - 1e-9:
-                best = (cost, f"{g}× {inst.gpu} {inst.instance_type}")
-    return best
+from stackdef.catalog.models import catalog  # noqa: E402
+from stackdef.catalog.prices import PriceCatalog  # noqa: E402
+from stackdef.sizing import Workload, options, rank  # noqa: E402
+from tests.test_sizing_bruteforce import CASES, REPLICAS, UTILS, brute, monthly_cents  # noqa: E402
 
 
 def main() -> None:
     prices = PriceCatalog.default()
-    rows, times, worse = [], [], 0
-    for model, arch in sorted(catalog().items()):
-        for ctx in (2048, 8192, 32768):
-            ctx = min(ctx, arch.max_context)
-            for seqs in (1, 8):
-                for region in REGIONS:
-                    instances = prices.gpu_instances(*region)
-                    work = Workload(arch, "bfloat16", None, ctx, seqs, 0.9)
-                    t = time.perf_counter()
-                    ranked = rank(options(work, instances), MIN_R, MAX_R)
-                    times.append(time.perf_counter() - t)
-                    brute = brute_force(arch, ctx, seqs, instances)
-                    chosen = ranked[0] if ranked else None
-                    got = chosen.hourly(MAX_R) * HOURS_PER_MONTH if chosen else None
-                    if got is not None and brute is not None and got > brute[0] + 1e-6:
-                        worse += 1
-                    if (got is None) != (brute is None):
-                        worse += 1
-                    rows.append(
-                        (
-                            model,
-                            ctx,
-                            seqs,
-                            region[0],
-                            f"{chosen.gpus_per_replica}× {chosen.instance.gpu} {chosen.instance.instance_type}" if chosen else "none fits",
-                            f"{got:,.0f}" if got is not None else "—",
-                            f"{brute[0]:,.0f}" if brute else "—",
-                            f"{times[-1] * 1e6:,.0f}",
-                        )
-                    )
-    print("| model | ctx | seqs | cloud | chosen (0–4 replicas) | chosen $/mo at max | brute-force $/mo | plan µs |")
-    print("|---|---:|---:|---|---|---:|---:|---:|")
-    for r in rows:
-        print("| " + " | ".join(map(str, r)) + " |")
+    by_format: dict[str, Counter[str]] = defaultdict(Counter)
+    by_cloud: dict[str, Counter[str]] = defaultdict(Counter)
+    times, disagreements = [], []
+    for model, ctx, dtype, quant, region in CASES:
+        instances = prices.gpu_instances(*region)
+        for (lo, hi), util in [(r, u) for r in REPLICAS for u in UTILS]:
+            work = Workload(catalog()[model], dtype, quant, ctx, None, util)
+            t = time.perf_counter()
+            ranked = rank(options(work, instances), lo, hi)
+            times.append(time.perf_counter() - t)
+            feasible = brute(work, instances, lo, hi)
+            if not feasible:
+                outcome = "fits nowhere" if not ranked else "WRONG: chose an infeasible config"
+            elif not ranked:
+                outcome = "WRONG: found nothing"
+            else:
+                c = ranked[0]
+                best = min(f[0] for f in feasible)
+                base = min(f[1] for f in feasible if f[0] == best)
+                got = (monthly_cents(c.instance, c.gpus_per_replica, hi), monthly_cents(c.instance, c.gpus_per_replica, lo))
+                outcome = "WRONG: costlier" if got != (best, base) else ("chosen, PP > 1" if c.pipeline_parallel > 1 else "chosen")
+            if outcome.startswith("WRONG"):
+                disagreements.append((model, ctx, dtype, quant, region, lo, hi, util, outcome))
+            by_format[quant or dtype][outcome] += 1
+            by_cloud[region[0]][outcome] += 1
+    outcomes = ["chosen", "chosen, PP > 1", "fits nowhere"]
+    for title, table in (("format", by_format), ("cloud", by_cloud)):
+        print(f"| {title} | " + " | ".join(outcomes) + " | disagreements |")
+        print("|---|" + "---:|" * (len(outcomes) + 1))
+        for key, counts in table.items():
+            wrong = sum(v for k, v in counts.items() if k.startswith("WRONG"))
+            print(f"| {key} | " + " | ".join(str(counts[o]) for o in outcomes) + f" | {wrong} |")
+        print()
     print(
-        f"\n{len(rows)} cases; planner worse than brute force in {worse}; planning time median "
+        f"{len(times)} plans; disagreements with the brute force: {len(disagreements)}; planning time median "
         f"{statistics.median(times) * 1e6:,.0f} µs, max {max(times) * 1e6:,.0f} µs"
     )
-    if worse:
+    for d in disagreements:
+        print("  ", d)
+    if disagreements:
         raise SystemExit(1)
 
 

@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from stackdef.providers.base import NodePlacement, StorageClassChoice, StorageDefaults, placement_from_gpu_nodes
+from stackdef.providers.base import Figure, NodePlacement, StorageClassChoice, StorageDefaults, placement_from_gpu_nodes
 from stackdef.providers.cloud import CloudPlan, _CloudTarget, cloud_features
 from stackdef.spec.base import GpuNodes, Toleration
 
@@ -42,6 +42,11 @@ class AksPlan(CloudPlan):
     storage = StorageDefaults(
         read_write_once=StorageClassChoice("managed-csi", builtin=True),
         read_write_many=StorageClassChoice("azurefile-csi", builtin=True),
+    )
+    gpu_node_start = (
+        Figure("cluster autoscaler waits before scaling up for GPU pods", 30, "Azure/AKS#5573 (2026-01-26): GPU scale-up starts after 30 s"),
+        Figure("GPU node provisioned", 284, "kaito-project/kaito#2325 (2026-09-07): Standard_NC24ads_A100_v4, 284 s"),
+        Figure("GPU node initialized (driver, device plugin)", 126, "kaito-project/kaito#2325 (2026-09-07): 126 s"),
     )
 
     def gpu_placement(self, target: Any, gpu: str) -> NodePlacement:

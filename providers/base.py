@@ -49,6 +49,15 @@ class Features:
 
 
 @dataclass(frozen=True)
+class Figure:
+    """A planning figure and the published source it rests on (shown by `plan`, listed in the README)."""
+
+    label: str
+    value: float
+    source: str
+
+
+@dataclass(frozen=True)
 class StorageClassChoice:
     """The StorageClass a target uses for one access mode, and whether the platform ships it."""
 
@@ -58,6 +67,8 @@ class StorageClassChoice:
     builtin: bool
     #: What the cluster must provide when it is not built in (shown by `plan`).
     needs: str = ""
+    #: Read throughput one pod gets (MiB/s), for cold starts from a model cache; None: unknown.
+    read: Figure | None = None
 
 
 @dataclass(frozen=True)
@@ -101,6 +112,9 @@ class TargetPlan:
     local: ClassVar[bool] = False
     #: GPU workers are placed by instance type (the GPU's family from the price catalog).
     place_by_instance_type: ClassVar[bool] = False
+    #: Seconds from a pending GPU pod to a node that can run it, term by term with sources;
+    #: () when no node has to start (kind), None when stackdef cannot know (an existing cluster).
+    gpu_node_start: ClassVar[tuple[Figure, ...] | None] = None
 
     def supports(self, feature: str) -> bool:
         return self.features.supports(feature)

@@ -19,7 +19,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from stackdef.providers.base import NodePlacement, StorageClassChoice, StorageDefaults, placement_from_gpu_nodes
+from stackdef.providers.base import Figure, NodePlacement, StorageClassChoice, StorageDefaults, placement_from_gpu_nodes
 from stackdef.providers.cloud import CloudPlan, _CloudTarget, cloud_features
 from stackdef.spec.base import GpuNodes
 
@@ -41,10 +41,28 @@ class EksPlan(CloudPlan):
     gpu_column = "eks"
     storage = StorageDefaults(
         read_write_once=StorageClassChoice(
-            "ebs-sc", builtin=False, needs="the EBS CSI driver add-on and a StorageClass named ebs-sc (EKS ships no default class)"
+            "ebs-sc",
+            builtin=False,
+            needs="the EBS CSI driver add-on and a StorageClass named ebs-sc (EKS ships no default class)",
+            read=Figure("EBS gp3 baseline", 125, "AWS EC2 API reference, ModifyVolume Throughput: gp3 default 125 MiB/s"),
         ),
         read_write_many=StorageClassChoice(
-            "efs-sc", builtin=False, needs="the EFS CSI driver add-on and a StorageClass named efs-sc (EBS cannot do ReadWriteMany)"
+            "efs-sc",
+            builtin=False,
+            needs="the EFS CSI driver add-on and a StorageClass named efs-sc (EBS cannot do ReadWriteMany)",
+            read=Figure(
+                "EFS per-client read",
+                500,
+                "Amazon EFS quotas: 500 MiB/s per client (1,500 with Elastic throughput and efs-utils 2.0+)",
+            ),
+        ),
+    )
+    gpu_node_start = (
+        Figure("Karpenter launches a node to Ready", 40, "aws/karpenter-provider-aws#6165 (maintainer, 2024-05-09): 30–40 s"),
+        Figure(
+            "GPU allocatable after Ready (device plugin)",
+            60,
+            "cloudpilot-ai/karpenter-provider-gcp#148 (2025-11-09): about a minute; GPU AMIs boot slower (awslabs/amazon-eks-ami#1099)",
         ),
     )
 

@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from stackdef.providers.base import NodePlacement, StorageClassChoice, StorageDefaults, placement_from_gpu_nodes
+from stackdef.providers.base import Figure, NodePlacement, StorageClassChoice, StorageDefaults, placement_from_gpu_nodes
 from stackdef.providers.cloud import CloudPlan, _CloudTarget, cloud_features
 from stackdef.catalog.gpus import GPU_TYPES
 from stackdef.spec.base import GpuNodes
@@ -39,7 +39,13 @@ class GkePlan(CloudPlan):
             "standard-rwx",
             builtin=False,
             needs="the Filestore CSI driver enabled on the cluster (it creates standard-rwx; a Filestore Basic HDD instance is at least 1 TiB)",
+            read=Figure("Filestore Basic HDD read (1–10 TiB)", 100, "cloud.google.com/filestore/docs/performance: BASIC_HDD 100 MiB/s"),
         ),
+    )
+    gpu_node_start = (
+        Figure("cluster autoscaler waits before scaling up for GPU pods", 30, "kubernetes/autoscaler static_autoscaler.go: unschedulablePodWithGpuTimeBuffer = 30 s"),
+        Figure("GPU VM created and registered", 270, "codalab/codalab-worksheets#4042 (2022-03-06): VM up in 4.5 minutes"),
+        Figure("GPU allocatable after Ready (device plugin)", 60, "cloudpilot-ai/karpenter-provider-gcp#148 (2025-11-09): about a minute"),
     )
 
     def gpu_placement(self, target: Any, gpu: str) -> NodePlacement:

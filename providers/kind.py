@@ -76,6 +76,7 @@ class KindPlan(TargetPlan):
     )
     #: kind's default class "standard" is the local-path provisioner: ReadWriteOnce only.
     storage = StorageDefaults(read_write_once=StorageClassChoice(None, builtin=True), read_write_many=None)
+    gpu_node_start = ()  # the kind node is the laptop: nothing starts
     local = True
 
 

@@ -246,7 +246,7 @@ def cost(
 
         built = build(spec, prices)
         plan = built.plan.to_json()
-        doc = {k: plan[k] for k in ("stack", "target", "cost", "sizing", "warnings")}
+        doc = {k: plan[k] for k in ("stack", "target", "cost", "sizing", "cold_start", "warnings")}
         if format is PlanFormat.json:
             print(json.dumps(doc, indent=2, allow_nan=False))
         elif format is PlanFormat.markdown:
@@ -254,10 +254,11 @@ def cost(
 
             sys.stdout.write(cost_markdown(plan))
         else:
-            from stackdef.plan import print_cost_table, print_sizing_table
+            from stackdef.plan import print_cold_start_table, print_cost_table, print_sizing_table
 
             console = _console()
             print_sizing_table(plan, console)
+            print_cold_start_table(plan, console)
             print_cost_table(plan, console)
         return 0
 

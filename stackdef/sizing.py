@@ -1,91 +1,39 @@
-"""GPU memory fit and the instance planner. Pure arithmetic, every constant stated.
+"""The instance planner: the cheapest GPU configuration on which vLLM really starts.
 
-Fit of one replica (all sizes in GiB = 2**30 bytes)::
-
-    weights  = embedding_params × 2 B + (params − embedding_params) × bytes_per_param(dtype, quantization)
-    kv_cache = kv_bytes_per_token × max_model_len × concurrency
-               (kv_bytes_per_token = 2 × layers × kv_heads × head_dim × kv bytes;
-                concurrency = max_num_seqs when set, else 1)
-    overhead = RUNTIME_OVERHEAD_GIB × gpus
-    needed   = weights + kv_cache + overhead
-    offered  = usable_gib(GPU) × gpu_memory_utilization × gpus
-
-It fits when ``needed ≤ offered``. vLLM also rejects a tensor-parallel size
-that does not divide the attention heads and a ``max_model_len`` above the
-model's ``max_position_embeddings``; both are checked here too.
-
-The planner enumerates (instance type, GPUs per replica) in the target's
-price catalog, keeps what fits, and ranks by the billing rule of
-:mod:`stackdef.cost` (ceiling monthly cost in whole cents, then baseline in cents,
-then hourly price, fewer GPUs, instance name).
+A configuration is an instance type, GPUs per replica and how they split into tensor × pipeline
+parallel. It is feasible when vLLM accepts it (:mod:`stackdef.vllm_rules`: head and KV-head
+divisibility, quantized shapes per shard, dtypes per GPU) and its memory model
+(:mod:`stackdef.memory`: weights, activation, non-torch, CUDA graphs, KV cache) leaves room for
+one request of ``max_model_len`` tokens on every GPU, which is vLLM's own start-up condition.
+For each instance type and GPU count the planner keeps the split with the fewest pipeline stages
+that is feasible (tensor parallelism first: it is the faster split; pipeline stages where the
+shapes or heads do not divide), and ranks configurations by the billing rule of
+:mod:`stackdef.cost`: ceiling monthly cost in whole cents, then baseline in cents, then hourly
+price, fewer GPUs, instance name.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from stackdef.catalog.gpus import GPU_TYPES
 from stackdef.catalog.models import ModelArch
 from stackdef.catalog.prices import Instance
 from stackdef.cost import HOURS_PER_MONTH, NODE_RESERVED_CPU, GpuPricing, allocatable_memory_gib, replicas_per_node
-
-GIB = 2**30
-
-#: Per-GPU memory vLLM needs beyond weights and KV cache: CUDA context,
-#: activation peak of the profiling run and the CUDA-graph pool. vLLM measures
-#: this at start-up; 1.5 GiB is stackdef's planning allowance (an engineering
-#: assumption, conservative for ≤ 70B dense models; override by lowering
-#: gpu_memory_utilization if your runs show more).
-RUNTIME_OVERHEAD_GIB = 1.5
-
-#: Bytes per weight by quantization (None = the dtype's width). 4-bit methods
-#: store group-wise scales and zeros (16-bit each per 128 weights → +0.25 bit).
-QUANT_BYTES = {
-    "fp8": 1.0,
-    "awq": (4 + 0.25) / 8,
-    "gptq": (4 + 0.25) / 8,
-    "bitsandbytes": (4 + 0.25) / 8,
-    "compressed-tensors": 1.0,  # W8A8 is the common case; declare others via dtype
-}
-DTYPE_BYTES = {"auto": 2.0, "bfloat16": 2.0, "float16": 2.0, "float32": 4.0}
-FP8_KV = {"fp8", "fp8_e4m3", "fp8_e5m2"}
+from stackdef.memory import BIG_GPU_DEFAULTS, BIG_GPU_GIB, GPU_DEFAULTS, Engine, Memory, replica_memory
+from stackdef.catalog.gpus import GPU_TYPES
+from stackdef.vllm_rules import EngineChoice, Problem, problems
 
 #: Smallest share of a node a GPU replica's pod may get (CPU threads for the
 #: engine and tokenizer, host memory for loading weights).
 MIN_REPLICA_CPU = 2
 MIN_REPLICA_MEMORY_GIB = 8
-
-
-@dataclass(frozen=True)
-class Fit:
-    weights_gib: float
-    kv_cache_gib: float
-    overhead_gib: float
-    offered_gib: float
-    gpus: int
-    gpu: str
-    max_model_len: int
-    concurrency: int
-
-    @property
-    def needed_gib(self) -> float:
-        return self.weights_gib + self.kv_cache_gib + self.overhead_gib
-
-    @property
-    def fits(self) -> bool:
-        return self.needed_gib <= self.offered_gib + 1e-9
-
-    def summary(self) -> str:
-        return (
-            f"needs {self.needed_gib:.1f} GiB per replica (weights {self.weights_gib:.1f} + KV cache "
-            f"{self.kv_cache_gib:.1f} for {self.max_model_len} tokens × {self.concurrency} sequences + overhead "
-            f"{self.overhead_gib:.1f}) and {self.gpus}× {self.gpu} offer {self.offered_gib:.1f} GiB"
-        )
+#: GPU counts a replica may have (vLLM's tensor-parallel sizes are powers of two in practice).
+GPU_COUNTS = (1, 2, 4, 8)
 
 
 @dataclass(frozen=True)
 class Workload:
-    """What sizing needs to know about one LLM service."""
+    """What sizing needs to know about one LLM service (None: vLLM's default)."""
 
     arch: ModelArch
     dtype: str
@@ -94,80 +42,90 @@ class Workload:
     max_num_seqs: int | None
     gpu_memory_utilization: float
     kv_cache_dtype: str | None = None
+    max_num_batched_tokens: int | None = None
+    enforce_eager: bool = False
+    group_size: int = 128
 
     @property
     def context(self) -> int:
         return self.max_model_len or self.arch.max_context
 
     @property
-    def concurrency(self) -> int:
-        return self.max_num_seqs or 1
+    def choice(self) -> EngineChoice:
+        return EngineChoice(self.dtype, self.quantization, self.kv_cache_dtype, self.max_model_len, self.group_size)
 
 
-def weights_gib(w: Workload) -> float:
-    width = DTYPE_BYTES[w.dtype]
-    if w.quantization is None:
-        return w.arch.params * width / GIB
-    emb = w.arch.embedding_params
-    return (emb * 2.0 + (w.arch.params - emb) * QUANT_BYTES[w.quantization]) / GIB
+def scheduler_limits(w: Workload, gpu: str) -> tuple[int, int]:
+    """(max_num_batched_tokens, max_num_seqs) as vLLM's OpenAI server sets them on this GPU.
+
+    ``engine/arg_utils.py`` ``get_batch_defaults``: (8192, 1024) on GPUs of ≥ 70 GiB that are not
+    an A100, else (2048, 256); a defaulted batch limit is capped at ``max_num_seqs × max_model_len``
+    and a defaulted ``max_num_seqs`` at the batch limit. stackdef passes the result to vLLM.
+    """
+    big = GPU_TYPES[gpu].usable_mib >= BIG_GPU_GIB * 1024 and not gpu.startswith("A100")
+    t_default, s_default = BIG_GPU_DEFAULTS if big else GPU_DEFAULTS
+    seqs = w.max_num_seqs or s_default
+    tokens = w.max_num_batched_tokens or min(seqs * w.context, t_default)
+    if w.max_num_seqs is None:
+        seqs = min(seqs, tokens)
+    return tokens, seqs
 
 
-def kv_cache_gib(w: Workload) -> float:
-    kv = w.kv_cache_dtype or "auto"
-    kv_bytes = 1.0 if kv in FP8_KV else 2.0 if kv in ("float16", "bfloat16") else DTYPE_BYTES[w.dtype]
-    return w.arch.kv_bytes_per_token(kv_bytes) * w.context * w.concurrency / GIB
-
-
-def fit(w: Workload, gpu: str, gpus: int) -> Fit:
-    return Fit(
-        weights_gib=weights_gib(w),
-        kv_cache_gib=kv_cache_gib(w),
-        overhead_gib=RUNTIME_OVERHEAD_GIB * gpus,
-        offered_gib=GPU_TYPES[gpu].usable_gib * w.gpu_memory_utilization * gpus,
-        gpus=gpus,
-        gpu=gpu,
+def engine(w: Workload, gpu: str, tensor: int, pipeline: int = 1) -> Engine:
+    tokens, seqs = scheduler_limits(w, gpu)
+    return Engine(
+        dtype=w.dtype,
+        quantization=w.quantization,
+        kv_cache_dtype=w.kv_cache_dtype,
         max_model_len=w.context,
-        concurrency=w.concurrency,
+        max_num_seqs=seqs,
+        max_num_batched_tokens=tokens,
+        gpu_memory_utilization=w.gpu_memory_utilization,
+        tensor_parallel=tensor,
+        pipeline_parallel=pipeline,
+        enforce_eager=w.enforce_eager,
+        group_size=w.group_size,
     )
 
 
-def valid_tensor_sizes(arch: ModelArch, limit: int = 8) -> list[int]:
-    return [n for n in range(1, limit + 1) if arch.attention_heads % n == 0]
+def fit(w: Workload, gpu: str, tensor: int, pipeline: int = 1) -> Memory:
+    """The memory model of one replica on ``tensor × pipeline`` GPUs of type ``gpu``."""
+    return replica_memory(w.arch, engine(w, gpu, tensor, pipeline), gpu)
 
 
-def engine_rule_problems(w: Workload, tensor_parallel: int) -> list[tuple[str, str, str]]:
-    """(field, problem, fix) for what vLLM itself rejects."""
+def split_problems(w: Workload, gpu: str | None, tensor: int, pipeline: int) -> list[Problem]:
+    """What vLLM refuses for this split (errors only)."""
+    return [p for p in problems(w.arch, w.choice, gpu, tensor, pipeline) if not p.warning]
+
+
+def splits(gpus: int, tensor: int | None = None, pipeline: int | None = None) -> list[tuple[int, int]]:
+    """(tensor, pipeline) pairs of ``gpus`` GPUs, fewest pipeline stages first."""
     out = []
-    if w.arch.attention_heads % tensor_parallel:
-        sizes = ", ".join(map(str, valid_tensor_sizes(w.arch)))
-        out.append(
-            (
-                "engine.tensor_parallel_size",
-                f"tensor_parallel_size {tensor_parallel} does not divide {w.arch.name}'s "
-                f"{w.arch.attention_heads} attention heads (vLLM rejects it)",
-                f"use one of {sizes}",
-            )
-        )
-    if w.max_model_len is not None and w.max_model_len > w.arch.max_context:
-        out.append(
-            (
-                "engine.max_model_len",
-                f"max_model_len {w.max_model_len} exceeds {w.arch.name}'s max_position_embeddings "
-                f"{w.arch.max_context} (vLLM rejects it)",
-                f"set max_model_len ≤ {w.arch.max_context}",
-            )
-        )
+    for pp in (1, 2, 4, 8, 16, 32, 64):
+        if gpus % pp or (pipeline is not None and pp != pipeline):
+            continue
+        tp = gpus // pp
+        if tensor is not None and tp != tensor:
+            continue
+        out.append((tp, pp))
     return out
+
+
+def cents(usd: float) -> int:
+    """Whole cents (half up), the unit money is compared in."""
+    return int(usd * 100 + 0.5)
 
 
 @dataclass(frozen=True)
 class Option:
-    """One way to run a replica: instance type, GPUs per replica, packing."""
+    """One way to run a replica: instance type, GPUs per replica and their split, packing."""
 
     instance: Instance
     gpus_per_replica: int
     #: None when the model's architecture is unknown (no fit check possible).
-    fit: Fit | None
+    memory: Memory | None
+    tensor_parallel: int = 1
+    pipeline_parallel: int = 1
 
     @property
     def replicas_per_node(self) -> int:
@@ -193,11 +151,6 @@ class Option:
         )
 
 
-def cents(usd: float) -> int:
-    """Whole cents (half up), the unit money is compared in."""
-    return int(usd * 100 + 0.5)
-
-
 def worker_share(opt: Option) -> tuple[int, int]:
     """(CPU, memory GiB) of one replica's pod: the node's allocatable split evenly."""
     rpn = opt.replicas_per_node
@@ -218,34 +171,45 @@ def cheapest_instance(
     return min(candidates, key=lambda i: (i.usd_per_hour, i.instance_type)) if candidates else None
 
 
+def best_split(w: Workload, gpu: str, gpus: int, tensor: int | None = None, pipeline: int | None = None) -> tuple[int, int, Memory] | None:
+    """The split of ``gpus`` × ``gpu`` with the fewest pipeline stages that vLLM accepts and that fits."""
+    for tp, pp in splits(gpus, tensor, pipeline):
+        if split_problems(w, gpu, tp, pp):
+            continue
+        mem = fit(w, gpu, tp, pp)
+        if mem.fits:
+            return tp, pp, mem
+    return None
+
+
 def options(
     w: Workload,
     instances: tuple[Instance, ...],
     *,
     gpu: str | None = None,
     gpus_per_replica: int | None = None,
-    pipeline: int = 1,
-    fitting_only: bool = True,
+    tensor: int | None = None,
+    pipeline: int | None = None,
 ) -> list[Option]:
-    """Every (instance, GPUs per replica) allowed by the constraints; fitting ones only by default.
-
-    A replica's GPUs are ``tensor × pipeline``; vLLM's head rule applies to the tensor part.
-    """
+    """Every feasible (instance, GPUs per replica) within the constraints, each with its best split."""
     out = []
+    cache: dict[tuple[str, int], tuple[int, int, Memory] | None] = {}
     for inst in instances:
         if not inst.gpu or inst.whole_gpus == 0 or (gpu is not None and inst.gpu != gpu):
             continue
-        for n in (1, 2, 4, 8):
+        for n in GPU_COUNTS:
             if n > inst.whole_gpus or (gpus_per_replica is not None and n != gpus_per_replica):
                 continue
-            if n % pipeline or w.arch.attention_heads % (n // pipeline):
+            key = (inst.gpu, n)
+            if key not in cache:  # the split depends on the GPU and its count, not on the instance
+                cache[key] = best_split(w, inst.gpu, n, tensor, pipeline)
+            found = cache[key]
+            if found is None:
                 continue
-            opt = Option(inst, n, fit(w, inst.gpu, n))
-            if opt.replicas_per_node < 1:
-                continue
-            if fitting_only and not opt.fit.fits:
-                continue
-            out.append(opt)
+            tp, pp, mem = found
+            opt = Option(inst, n, mem, tp, pp)
+            if opt.replicas_per_node >= 1:
+                out.append(opt)
     return out
 
 

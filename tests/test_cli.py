@@ -227,18 +227,29 @@ def test_cost_command_formats() -> None:
     assert proc.returncode == 0, proc.stderr
     doc = json.loads(proc.stdout)
     assert doc["cost"]["ceiling_monthly_usd"] == 3263.98
-    assert doc["sizing"]["chat"]["needed_gib"] == 19.19
+    chat = doc["sizing"]["chat"]
+    # Every term of the memory model, and the load a replica holds.
+    assert {"usable_gib", "weights_gib", "activation_gib", "non_torch_gib", "cuda_graphs_gib", "kv_cache_gib"} <= set(chat)
+    assert chat["kv_cache_gib"] == round(
+        chat["usable_gib"] - chat["weights_gib"] - chat["activation_gib"] - chat["non_torch_gib"] - chat["cuda_graphs_gib"], 2
+    ) or abs(chat["kv_cache_gib"] - (chat["usable_gib"] - chat["weights_gib"] - chat["activation_gib"] - chat["non_torch_gib"] - chat["cuda_graphs_gib"])) < 0.02
+    assert chat["kv_tokens"] > 0 and chat["max_concurrency"] > 1
     md = run("cost", BLUEPRINTS["reference-eks"], "--format", "markdown")
     # Baseline of a scale-to-zero service: its head's share of a CPU node, labelled as such.
     assert "| `chat` | g6.xlarge | 1× L4 | 0–4 | $0.8048 | $180.21 (head) | $2,530.22 |" in md.stdout
+    assert f"| `chat` | 1× L4 | {chat['usable_gib']:.2f} | {chat['weights_gib']:.2f} |" in md.stdout
     table = run("cost", BLUEPRINTS["reference-eks"])
-    assert "GPU memory per replica" in table.stdout and "$3,263.98" in table.stdout
+    assert "GPU memory per GPU" in table.stdout and "$3,263.98" in table.stdout
 
 
 def test_validate_reports_sizing_and_budget_errors(tmp_path: Path) -> None:
     d = spec()
-    d["services"][0]["engine"] = {"max_model_len": 8192, "max_num_seqs": 64}
+    d["services"][0]["engine"] = {"max_model_len": 32768, "gpu_memory_utilization": 0.75}
     d["budget"] = {"monthly_usd": 100}
     proc = run("validate", str(write_yaml(tmp_path, d)))
     assert proc.returncode == 1
-    assert "services[0].accelerator: Qwen2.5-7B-Instruct does not fit: needs 43.7 GiB per replica" in proc.stderr
+    assert (
+        "services[0].accelerator: Qwen2.5-7B-Instruct does not fit: per GPU of 1× L4 (TP 1, PP 1): 16.8 GiB usable = weights 14.2"
+        in proc.stderr
+    ), proc.stderr
+    assert "under one 32768-token request" in proc.stderr

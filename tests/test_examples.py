@@ -32,6 +32,6 @@ def test_yaml_and_python_forms_render_identically() -> None:
 def test_planner_example_is_capped_by_its_budget() -> None:
     cost = build(str(REPO / "examples/llama70b-auto-gke.yaml")).plan.to_json()["cost"]
     (llama,) = cost["services"]
-    assert (llama["instance_type"], llama["gpus_per_replica"]) == ("g2-standard-96", 8)
-    assert llama["cut"]["from_max_replicas"] == 3 and llama["max_replicas"] == 1
-    assert cost["ceiling_monthly_usd"] <= 12000
+    assert (llama["instance_type"], llama["gpus_per_replica"]) == ("g2-standard-48", 4)
+    assert llama["cut"]["from_max_replicas"] == 4 and llama["max_replicas"] == 3
+    assert cost["ceiling_monthly_usd"] <= 10000

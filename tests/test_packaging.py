@@ -47,3 +47,23 @@ def test_wheel_holds_the_data_and_no_top_level_collisions(tmp_path: Path) -> Non
         "stackdef/blueprints/reference/app/sentiment.py",
     ):
         assert needed in names, needed
+
+
+def test_every_module_imports_first() -> None:
+    # Each module imported alone, in a fresh interpreter: an import cycle that only bites when a
+    # plug-in or a user imports, say, stackdef.compile.ray before anything else shows up here.
+    import pkgutil
+    from concurrent.futures import ThreadPoolExecutor
+
+    import stackdef
+
+    names = sorted(m.name for m in pkgutil.walk_packages(stackdef.__path__, "stackdef.") if not m.name.endswith("__main__"))
+    assert len(names) > 40
+
+    def first_import(name: str) -> tuple[str, int, str]:
+        p = subprocess.run([sys.executable, "-c", f"import {name}"], capture_output=True, text=True, cwd=REPO)
+        return name, p.returncode, p.stderr[-600:]
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        failed = [r for r in pool.map(first_import, names) if r[1] != 0]
+    assert not failed, "\n".join(f"{n}: {err}" for n, _, err in failed)

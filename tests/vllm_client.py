@@ -1,4 +1,4 @@
-"""Run tests/tools/vllm_check.py in the separate vLLM venv on a batch of cases.
+"""Run a tool of tests/tools (vllm_check.py, vllm_kv.py) in the separate vLLM venv on a batch of cases.
 
 The venv's python comes from ``STACKDEF_VLLM_PYTHON`` (``make test`` sets it
 from ``.ci/setup-vllm-venv.sh``). Without it the calling test FAILS: a missing
@@ -19,6 +19,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 CHECKER = REPO / "tests" / "tools" / "vllm_check.py"
+KV_TOOL = REPO / "tests" / "tools" / "vllm_kv.py"
 CONFIGS = REPO / "tests" / "data" / "model_configs"
 ENV_VAR = "STACKDEF_VLLM_PYTHON"
 TIMEOUT_S = 600
@@ -28,8 +29,8 @@ def model_config(name: str) -> dict:
     return json.loads((CONFIGS / name / "config.json").read_text())
 
 
-def run_checker(cases: list[dict]) -> dict:
-    """Cases name a shipped config with ``model``; returns the checker's JSON plus ``by_id``."""
+def run_checker(cases: list[dict], tool: Path = CHECKER) -> dict:
+    """Cases name a shipped config with ``model`` (or carry ``model_config``); returns the tool's JSON plus ``by_id``."""
     python = os.environ.get(ENV_VAR)
     if not python:
         pytest.fail(
@@ -42,11 +43,12 @@ def run_checker(cases: list[dict]) -> dict:
     payload = {"cases": []}
     for case in cases:
         c = {k: v for k, v in case.items() if k != "model"}
-        c["model_config"] = model_config(case["model"])
+        if "model_config" not in c:
+            c["model_config"] = model_config(case["model"])
         payload["cases"].append(c)
     t0 = time.monotonic()
     proc = subprocess.run(
-        [python, str(CHECKER)], input=json.dumps(payload), capture_output=True, text=True, timeout=TIMEOUT_S, cwd=REPO
+        [python, str(tool)], input=json.dumps(payload), capture_output=True, text=True, timeout=TIMEOUT_S, cwd=REPO
     )
     elapsed = time.monotonic() - t0
     assert proc.returncode == 0, f"checker exited {proc.returncode}\n{proc.stderr[-4000:]}"
@@ -54,7 +56,7 @@ def run_checker(cases: list[dict]) -> dict:
         out = json.loads(proc.stdout)  # stdout must be exactly one JSON document
     except json.JSONDecodeError as exc:
         raise AssertionError(f"stdout is not pure JSON ({exc}):\n{proc.stdout[:2000]}") from None
-    print(f"vllm checker batch: {len(cases)} cases in {elapsed:.1f}s (import {out.get('import_seconds')}s)", file=sys.stderr)
+    print(f"{tool.name} batch: {len(cases)} cases in {elapsed:.1f}s (import {out.get('import_seconds')}s)", file=sys.stderr)
     out["by_id"] = {r["id"]: r for r in out["results"]}
     out["elapsed"] = elapsed
     return out

@@ -58,6 +58,8 @@ class GpuType:
     #: What to write as Ray Serve LLM's ``accelerator_type``; None where Ray Serve LLM
     #: would rewrite it (see A10 below), so replicas are placed by node labels instead.
     serve_llm_type: str | None
+    #: CUDA compute capability (NVIDIA's CUDA GPUs table); vLLM's dtype and kernel rules read it.
+    compute_capability: tuple[int, int]
 
     @property
     def usable_gib(self) -> float:
@@ -65,19 +67,19 @@ class GpuType:
 
 
 _GPUS = (
-    GpuType("T4", 16, "t4", "nvidia-tesla-t4", "Tesla-T4", 15360, _SMI, "Tesla T4", "NCasT4_v3", "T4"),
-    GpuType("A10G", 24, "a10g", None, "NVIDIA-A10G", 22888, _EC2, "NVIDIA A10G", None, "A10G"),
+    GpuType("T4", 16, "t4", "nvidia-tesla-t4", "Tesla-T4", 15360, _SMI, "Tesla T4", "NCasT4_v3", "T4", (7, 5)),
+    GpuType("A10G", 24, "a10g", None, "NVIDIA-A10G", 22888, _EC2, "NVIDIA A10G", None, "A10G", (8, 6)),
     # Azure's A10 (not AWS's A10G). Ray detects an A10 node as accelerator_type "A10", but Ray
     # Serve LLM turns an "A10" accelerator_type into "A10G" (LLMConfig.validate_accelerator_type),
     # which no A10 node has: an LLM replica asking for it would never be placed.
-    GpuType("A10", 24, None, None, "NVIDIA-A10", 23028, _SMI_A10, "NVIDIA A10", "NVadsA10_v5", None),
-    GpuType("L4", 24, "l4", "nvidia-l4", "NVIDIA-L4", 22888, _EC2 + " (nvidia-smi shows 23034 MiB, " + _SMI + ")", "NVIDIA L4", None, "L4"),
-    GpuType("L40S", 48, "l40s", None, "NVIDIA-L40S", 46068, _SMI, "NVIDIA L40S", None, "L40S"),
-    GpuType("A100-40G", 40, "a100", "nvidia-tesla-a100", "NVIDIA-A100-SXM4-40GB", 40960, _EC2, "NVIDIA A100-SXM4-40GB", "NDasrA100_v4", "A100-40G"),
-    GpuType("A100-80G", 80, "a100", "nvidia-a100-80gb", "NVIDIA-A100-SXM4-80GB", 81920, _SMI, "NVIDIA A100-SXM4-80GB", "NCads_A100_v4", "A100-80G"),
-    GpuType("H100", 80, "h100", "nvidia-h100-80gb", "NVIDIA-H100-80GB-HBM3", 81559, _SMI + " (EC2 reports 81920 MiB)", "NVIDIA H100 80GB HBM3", "NDisr_H100_v5", "H100"),
-    GpuType("H200", 141, "h200", "nvidia-h200-141gb", "NVIDIA-H200", 141 * 1024, "nominal 141 GiB (no published measurement found)", "NVIDIA H200", "NDisr_H200_v5", "H200"),
-    GpuType("B200", 180, "b200", "nvidia-b200", "NVIDIA-B200", 180 * 1024, "nominal 180 GiB (no published measurement found)", "NVIDIA B200", None, "B200"),
+    GpuType("A10", 24, None, None, "NVIDIA-A10", 23028, _SMI_A10, "NVIDIA A10", "NVadsA10_v5", None, (8, 6)),
+    GpuType("L4", 24, "l4", "nvidia-l4", "NVIDIA-L4", 22888, _EC2 + " (nvidia-smi shows 23034 MiB, " + _SMI + ")", "NVIDIA L4", None, "L4", (8, 9)),
+    GpuType("L40S", 48, "l40s", None, "NVIDIA-L40S", 46068, _SMI, "NVIDIA L40S", None, "L40S", (8, 9)),
+    GpuType("A100-40G", 40, "a100", "nvidia-tesla-a100", "NVIDIA-A100-SXM4-40GB", 40960, _EC2, "NVIDIA A100-SXM4-40GB", "NDasrA100_v4", "A100-40G", (8, 0)),
+    GpuType("A100-80G", 80, "a100", "nvidia-a100-80gb", "NVIDIA-A100-SXM4-80GB", 81920, _SMI, "NVIDIA A100-SXM4-80GB", "NCads_A100_v4", "A100-80G", (8, 0)),
+    GpuType("H100", 80, "h100", "nvidia-h100-80gb", "NVIDIA-H100-80GB-HBM3", 81559, _SMI + " (EC2 reports 81920 MiB)", "NVIDIA H100 80GB HBM3", "NDisr_H100_v5", "H100", (9, 0)),
+    GpuType("H200", 141, "h200", "nvidia-h200-141gb", "NVIDIA-H200", 141 * 1024, "nominal 141 GiB (no published measurement found)", "NVIDIA H200", "NDisr_H200_v5", "H200", (9, 0)),
+    GpuType("B200", 180, "b200", "nvidia-b200", "NVIDIA-B200", 180 * 1024, "nominal 180 GiB (no published measurement found)", "NVIDIA B200", None, "B200", (10, 0)),
 )
 
 GPU_TYPES: dict[str, GpuType] = {g.name: g for g in _GPUS}

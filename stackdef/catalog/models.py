@@ -10,7 +10,7 @@ service's Hugging Face ``source``.
 from __future__ import annotations
 
 import csv
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 
@@ -31,6 +31,12 @@ class ModelArch:
     tie_word_embeddings: bool = False
     experts: int | None = None
     hf_repo: str | None = None
+    #: MLP width (per expert for MoE); None when an inline declaration leaves it out.
+    intermediate_size: int | None = None
+    #: Experts each token is routed to (MoE).
+    experts_per_token: int | None = None
+    #: Whether q/k/v projections carry biases (Qwen2 does; the catalog's parameter counts include them).
+    qkv_bias: bool = False
     source: str = "declared in the spec"
 
     def kv_bytes_per_token(self, bytes_per_value: float = 2.0) -> float:
@@ -45,7 +51,22 @@ class ModelArch:
         return self.vocab_size * self.hidden_size * (1 if self.tie_word_embeddings else 2)
 
 
+def _dense_params(a: ModelArch) -> int:
+    """Parameters of a Llama/Qwen2-style decoder from its dimensions (biases excluded)."""
+    h, e = a.hidden_size, a.experts or 1
+    attn = h * (a.attention_heads + 2 * a.kv_heads) * a.head_dim + a.attention_heads * a.head_dim * h
+    mlp = 3 * h * (a.intermediate_size or 0) * e + (h * e if a.experts else 0)
+    return a.layers * (attn + mlp + 2 * h) + h + a.embedding_params
+
+
 def _row(r: dict[str, str]) -> ModelArch:
+    arch = _from_row(r)
+    bias = arch.layers * (arch.attention_heads + 2 * arch.kv_heads) * arch.head_dim
+    # The CSV's params_computed includes q/k/v biases exactly when the model has them.
+    return replace(arch, qkv_bias=arch.params == _dense_params(arch) + bias)
+
+
+def _from_row(r: dict[str, str]) -> ModelArch:
     return ModelArch(
         name=r["model"],
         params=int(r["params_computed"]),
@@ -59,6 +80,8 @@ def _row(r: dict[str, str]) -> ModelArch:
         tie_word_embeddings=r["tie_word_embeddings"].strip().lower() == "true",
         experts=int(r["num_experts"]) if r["num_experts"] else None,
         hf_repo=r["hf_repo"],
+        intermediate_size=int(r["intermediate_size"]),
+        experts_per_token=int(r["experts_per_token"]) if r["experts_per_token"] else None,
         source=f"{r['arch_source_url']} ({r['source_date']})",
     )
 

@@ -29,7 +29,7 @@ from stackdef.compile.common import (
     shm_volume,
 )
 from stackdef.compile.network import HTTP_PORT, ns_peer, tcp
-from stackdef.kinds.ray_common import AUTOSCALER
+from stackdef.operators.kuberay import AUTOSCALER
 from stackdef.resolve.model import ResolvedService, ResolvedStack, WorkerGroup
 from stackdef.versions import RAY_VERSION
 

@@ -9,16 +9,13 @@ from typing import Any
 
 from stackdef.errors import Issue
 from stackdef.naming import k8s_name
-from stackdef.operators.kuberay import KUBERAY
+from stackdef.operators.kuberay import AUTOSCALER, KUBERAY
 from stackdef.resolve.model import PodSet, PodSize
 
 #: Memory a Ray worker pod needs on top of its replicas (raylet, object store
 #: minimum, Python runtime). Ray reserves 30% of pod memory for the object
 #: store by default, so 1 GiB keeps a 2 GiB replica schedulable.
 RAY_WORKER_OVERHEAD_BYTES = 1 * 2**30
-
-#: KubeRay's default autoscaler sidecar (pod.go), stated so it is billed and counted.
-AUTOSCALER = PodSize("500m", "512Mi")
 
 #: The operator every RayService needs.
 OPERATORS = (KUBERAY,)

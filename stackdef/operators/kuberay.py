@@ -8,6 +8,9 @@ from stackdef.operators import Operator
 from stackdef.resolve.model import PodSize
 from stackdef.versions import KUBERAY_CHART_REPO, KUBERAY_CHART_VERSION, KUBERAY_OPERATOR_IMAGE
 
+#: KubeRay's default autoscaler sidecar (pod.go), stated so it is billed and counted.
+AUTOSCALER = PodSize("500m", "512Mi")
+
 #: The operator pod (chart values below).
 OPERATOR_POD = PodSize("100m", "512Mi")
 

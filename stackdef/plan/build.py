@@ -14,6 +14,8 @@ from stackdef.cost import HOURS_PER_MONTH
 from stackdef.errors import Issue
 from stackdef.plan.model import (
     ChartResource,
+    ColdStartPlan,
+    ColdStartTerm,
     CostPlan,
     CutPlan,
     FixedCost,
@@ -113,21 +115,43 @@ def _secrets(rst: ResolvedStack) -> list[SecretPlan]:
 
 
 def _sizing(rs: ResolvedService) -> SizingPlan:
-    f = rs.sizing.fit
-    assert f is not None
-    r2 = lambda x: round(x, 2)  # noqa: E731
+    m = rs.sizing.memory
+    assert m is not None
+    w, e = m.worst, m.engine
+    gib = lambda b: round(b / 2**30, 2)  # noqa: E731
     return make(
         SizingPlan,
         model=rs.sizing.arch.name if rs.sizing.arch else None,
-        gpu=f.gpu,
-        gpus=f.gpus,
-        max_model_len=f.max_model_len,
-        concurrency=f.concurrency,
-        weights_gib=r2(f.weights_gib),
-        kv_cache_gib=r2(f.kv_cache_gib),
-        overhead_gib=r2(f.overhead_gib),
-        needed_gib=r2(f.needed_gib),
-        offered_gib=r2(f.offered_gib),
+        gpu=m.gpu,
+        gpus=e.gpus,
+        tensor_parallel=e.tensor_parallel,
+        pipeline_parallel=e.pipeline_parallel,
+        max_model_len=e.max_model_len,
+        max_num_seqs=e.max_num_seqs,
+        max_num_batched_tokens=e.max_num_batched_tokens,
+        usable_gib=gib(w.requested),
+        weights_gib=gib(w.weights),
+        activation_gib=gib(w.activation),
+        non_torch_gib=gib(w.non_torch),
+        cuda_graphs_gib=gib(w.cuda_graphs),
+        kv_cache_gib=gib(w.kv),
+        one_request_gib=gib(m.one_request),
+        headroom_gib=gib(m.headroom),
+        tight=m.tight,
+        kv_tokens=m.tokens,
+        max_concurrency=round(m.max_concurrency, 2),
+    )
+
+
+def _cold_start(rs: ResolvedService) -> ColdStartPlan:
+    c = rs.cold_start
+    r0 = lambda x: None if x is None else round(x)  # noqa: E731
+    return make(
+        ColdStartPlan,
+        terms=[make(ColdStartTerm, name=t.name, seconds=r0(t.seconds), basis=t.basis) for t in c.terms],
+        total_s=r0(c.total_s),
+        at_least_s=round(c.known_s),
+        first_start_s=r0(c.first_start_s),
     )
 
 
@@ -213,7 +237,8 @@ def build_plan(compiled: CompiledStack, warnings: tuple[Issue, ...] | list[Issue
         services=[_service(rs) for rs in rst.services],
         resources=_resources(compiled),
         secrets=_secrets(rst),
-        sizing={rs.name: _sizing(rs) for rs in rst.services if rs.sizing.fit is not None},
+        sizing={rs.name: _sizing(rs) for rs in rst.services if rs.sizing.memory is not None},
+        cold_start={rs.name: _cold_start(rs) for rs in rst.services if rs.cold_start is not None},
         cost=_cost(rst),
         requests=_requests(rst),
         cluster_needs=list(rst.cluster_needs),

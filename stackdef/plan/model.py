@@ -144,16 +144,48 @@ class SecretPlan(_M):
 
 
 class SizingPlan(_M):
+    """The memory model of one replica (stackdef.memory), on its tightest GPU."""
+
     model: str | None
     gpu: str
     gpus: int
+    tensor_parallel: int
+    pipeline_parallel: int
     max_model_len: int
-    concurrency: int
+    max_num_seqs: int
+    max_num_batched_tokens: int
+    #: Per GPU: what vLLM may use (total × gpu_memory_utilization) and each term it takes.
+    usable_gib: float
     weights_gib: float
+    activation_gib: float
+    non_torch_gib: float
+    cuda_graphs_gib: float
     kv_cache_gib: float
-    overhead_gib: float
-    needed_gib: float
-    offered_gib: float
+    #: KV one max_model_len request needs, and what is left after it.
+    one_request_gib: float
+    headroom_gib: float
+    #: Under 5% of the usable memory to spare.
+    tight: bool
+    #: Load a replica holds: KV-cache slots and how many max_model_len requests fit at once.
+    kv_tokens: int
+    max_concurrency: float
+
+
+class ColdStartTerm(_M):
+    name: str
+    seconds: float | None
+    basis: str
+
+
+class ColdStartPlan(_M):
+    """Zero to a first ready replica (stackdef.coldstart), term by term with its basis."""
+
+    terms: list[ColdStartTerm]
+    #: None when a term is unknown; then ``at_least_s`` is a lower bound.
+    total_s: float | None
+    at_least_s: float
+    #: The same while the model cache is still empty (None without a cache).
+    first_start_s: float | None
 
 
 class FixedCost(_M):
@@ -240,6 +272,7 @@ class Plan(_M):
     resources: list[ChartResource | ObjectResource]
     secrets: list[SecretPlan]
     sizing: dict[str, SizingPlan]
+    cold_start: dict[str, ColdStartPlan]
     cost: CostPlan
     requests: RequestsPlan
     cluster_needs: list[str]

@@ -47,6 +47,7 @@ def print_plan_table(plan: dict[str, Any], console: Any) -> None:
     console.print(res)
 
     print_sizing_table(plan, console)
+    print_cold_start_table(plan, console)
     print_cost_table(plan, console)
     console.print(requests_line(plan))
     for need in plan["cluster_needs"]:
@@ -139,21 +140,37 @@ def print_sizing_table(plan: dict[str, Any], console: Any) -> None:
     if not plan["sizing"]:
         return
     t = _table(
-        "GPU memory per replica (GiB)",
-        ("service", "model", "GPUs", "weights", "KV cache", "overhead", "needed", "offered"),
-        numeric=("weights", "overhead", "needed", "offered"),
+        "GPU memory per GPU (GiB), as vLLM accounts for it",
+        ("service", "GPUs", "usable", "weights", "activation", "non-torch", "CUDA graphs", "KV cache", "KV tokens", "max concurrency"),
+        numeric=("usable", "weights", "activation", "non-torch", "CUDA graphs", "KV cache", "KV tokens", "max concurrency"),
     )
     for name, z in plan["sizing"].items():
+        split = f" (TP {z['tensor_parallel']} × PP {z['pipeline_parallel']})" if z["pipeline_parallel"] > 1 else ""
         t.add_row(
             name,
-            z["model"] or "—",
-            f"{z['gpus']}× {z['gpu']}",
+            f"{z['gpus']}× {z['gpu']}{split}",
+            f"{z['usable_gib']:.2f}",
             f"{z['weights_gib']:.2f}",
-            f"{z['kv_cache_gib']:.2f} ({z['max_model_len']} tok × {z['concurrency']})",
-            f"{z['overhead_gib']:.2f}",
-            f"{z['needed_gib']:.2f}",
-            f"{z['offered_gib']:.2f}",
+            f"{z['activation_gib']:.2f}",
+            f"{z['non_torch_gib']:.2f}",
+            f"{z['cuda_graphs_gib']:.2f}",
+            f"{z['kv_cache_gib']:.2f}" + (" (tight)" if z["tight"] else ""),
+            f"{z['kv_tokens']:,}",
+            f"{z['max_concurrency']:.2f}× {z['max_model_len']} tok",
         )
+    console.print(t)
+
+
+def print_cold_start_table(plan: dict[str, Any], console: Any) -> None:
+    if not plan["cold_start"]:
+        return
+    names = ("node", "image", "weights", "compile", "graphs", "engine")
+    t = _table("Cold start from zero replicas (s, estimates; sources in the README)", ("service", *names, "total", "empty cache"), numeric=(*names, "total", "empty cache"))
+    for name, c in plan["cold_start"].items():
+        by = {x["name"]: x["seconds"] for x in c["terms"]}
+        cell = lambda v: "?" if v is None else f"{v:,.0f}"  # noqa: E731
+        total = cell(c["total_s"]) if c["total_s"] is not None else f"≥ {c['at_least_s']:,.0f}"
+        t.add_row(name, *(cell(by[n]) if n in by else "—" for n in names), total, cell(c["first_start_s"]) if c["first_start_s"] is not None else "—")
     console.print(t)
 
 

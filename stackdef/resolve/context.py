@@ -121,9 +121,11 @@ class ResolveContext:
             mode = "ReadWriteOnce"
         choice = storage.read_write_many if mode == "ReadWriteMany" else storage.read_write_once
         assert choice is not None
+        read = choice.read
         if storage_class is not None:
             self.out.needs.append(f"StorageClass {storage_class} ({mode}) for {path}")
             klass: str | None = storage_class
+            read = None if storage_class != choice.name else read
         else:
             klass = choice.name
             if not choice.builtin:
@@ -139,7 +141,7 @@ class ResolveContext:
                     "use ReadWriteMany (the target's default) or max_replicas 1",
                 )
             )
-        return CacheVolume(size, mode, klass)  # type: ignore[arg-type]
+        return CacheVolume(size, mode, klass, read)  # type: ignore[arg-type]
 
     # -- prices ---------------------------------------------------------------
 

@@ -15,7 +15,8 @@ from stackdef.catalog.models import ModelArch
 from stackdef.catalog.prices import Instance
 from stackdef.cost import CpuLoad, ServiceBill, pod_size
 from stackdef.errors import Issue
-from stackdef.sizing import Fit, Option
+from stackdef.memory import Memory
+from stackdef.sizing import Option
 
 
 @dataclass(frozen=True)
@@ -76,6 +77,8 @@ class CacheVolume:
     access_mode: Literal["ReadWriteMany", "ReadWriteOnce"]
     #: None: the cluster's default StorageClass.
     storage_class: str | None
+    #: Read throughput a pod gets from it (a providers.base.Figure, MiB/s); None: unknown.
+    read: Any = None
 
 
 @dataclass(frozen=True)
@@ -112,7 +115,8 @@ class Sizing:
     """GPU sizing and pricing of one service (None parts are unknown)."""
 
     arch: ModelArch | None = None
-    fit: Fit | None = None
+    #: The memory model of one replica (None: architecture unknown).
+    memory: Memory | None = None
     instance: Instance | None = None
     replicas_per_node: int | None = None
     runner_ups: tuple[Option, ...] = ()
@@ -198,6 +202,8 @@ class ResolvedService:
     endpoint: str = ""
     #: Filled once budgets are applied.
     cost: CostFigures | None = None
+    #: Zero to a first ready replica (a stackdef.coldstart.ColdStart), where the kind estimates it.
+    cold_start: Any = None
     #: The kind's own decided values.
     detail: Any = None
 

@@ -12,26 +12,27 @@ stdin::
       {"id": "qwen7b-l4",
        "model_config": {<HF config.json>},
        "engine_kwargs": {"max_model_len": 8192, "kv_cache_dtype": "auto", ...},
-       "available_bytes": 4563402752,      # KV memory of ONE worker, bytes
+       "available_bytes": 4466562008,      # KV memory of ONE worker, bytes
        "block_size": 16}                   # optional, default 16 (CUDA default)
     ]}
 
 ``available_bytes`` is what ``Worker.determine_available_memory`` would return
 on each GPU (``requested - weights - activation peak - non-torch - CUDA-graph
-estimate``, see /work/notes/vllm-memory.md). It may also be a list with one
+estimate``, see stackdef/memory.py). It may also be a list with one
 value per pipeline stage (stages hold different weights, so they have
 different free memory); every TP rank of a stage gets that stage's value.
 
 stdout (nothing else is ever written there)::
 
-    {"vllm_version": "0.22.0", "results": [
+    {"vllm_version": "0.22.0", "placeholder_modules": [...],
+     "import_seconds": 3.6, "total_seconds": 4.7, "results": [
       {"id": "qwen7b-l4", "ok": true, "error": null,
-       "num_blocks": 4972, "tokens": 79552, "max_concurrency": 9.71,
+       "num_blocks": 4868, "tokens": 77888, "max_concurrency": 9.5078125,
        "page_size_bytes": 32768, "layers_in_stage": 28,
        # extras
-       "logged_tokens": 79552, "max_model_len": 8192, "layers_per_stage": [28],
+       "logged_tokens": 77888, "max_model_len": 8192, "layers_per_stage": [28],
        "num_kv_heads": 4, "head_size": 128, "kv_dtype": "bfloat16",
-       "block_size": 16, "bytes_per_token_per_worker": 57344,
+       "kv_cache_dtype": "auto", "block_size": 16, "bytes_per_token_per_worker": 57344,
        "blocks_per_request": 512, "num_workers": 1, "seconds": 0.01}]}
 
 * ``num_blocks``: ``KVCacheConfig.num_blocks`` that vLLM's
@@ -94,12 +95,15 @@ What is run per case
    workers), then ``get_max_concurrency_for_kv_cache_config`` on the first
    worker's config. Nothing in those functions is patched or stubbed.
 
-Refused (ok false, error says why) rather than answered wrongly: models that
-are not a plain full-attention decoder (sliding-window / per-layer layer_types
-other than full attention, MLA, hybrid/attention-free, multimodal,
-encoder-decoder), ``decode_context_parallel_size`` /
-``prefill_context_parallel_size`` > 1 are passed through to vLLM's formulas
-(they divide max_model_len in ``FullAttentionSpec.max_memory_usage_bytes``).
+Refused (ok false, error "unsupported: ...") rather than answered wrongly:
+models that are not a plain full-attention decoder (sliding window, per-layer
+layer_types other than full_attention, MLA, hybrid / attention-free,
+multimodal, encoder-decoder). ``decode_context_parallel_size`` /
+``prefill_context_parallel_size`` > 1 are not refused: vLLM's own formulas
+handle them (they divide max_model_len in
+``FullAttentionSpec.max_memory_usage_bytes``). Quantized checkpoints only
+change the KV dtype here if their config sets a KV-cache scheme that vLLM
+resolves into ``cache_config.cache_dtype``.
 
 What is constructed (everything else is vLLM's own code, unpatched)
 --------------------------------------------------------------------

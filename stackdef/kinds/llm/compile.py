@@ -39,16 +39,24 @@ _PROBE_PERIOD = 10
 def engine_kwargs(rs: ResolvedService) -> dict[str, Any]:
     """vLLM engine arguments as Ray Serve LLM passes them to ``AsyncEngineArgs``."""
     e = rs.spec.engine
+    d = rs.detail
     kw: dict[str, Any] = {"dtype": e.dtype}
-    if e.quantization is not None:
-        kw["quantization"] = e.quantization
+    if d.quantization is not None:
+        kw["quantization"] = d.quantization
     if e.max_model_len is not None:
         kw["max_model_len"] = e.max_model_len
-    kw["tensor_parallel_size"] = rs.detail.tensor_parallel_size
-    kw["pipeline_parallel_size"] = rs.detail.pipeline_parallel_size
+    kw["tensor_parallel_size"] = d.tensor_parallel_size
+    kw["pipeline_parallel_size"] = d.pipeline_parallel_size
     kw["gpu_memory_utilization"] = e.gpu_memory_utilization
-    if e.max_num_seqs is not None:
-        kw["max_num_seqs"] = e.max_num_seqs
+    # The scheduler limits sizing assumed (vLLM's own defaults for the GPU, or the user's).
+    max_num_seqs = d.max_num_seqs or e.max_num_seqs
+    if max_num_seqs is not None:
+        kw["max_num_seqs"] = max_num_seqs
+    max_tokens = d.max_num_batched_tokens or e.max_num_batched_tokens
+    if max_tokens is not None:
+        kw["max_num_batched_tokens"] = max_tokens
+    if e.enforce_eager:
+        kw["enforce_eager"] = True
     if e.kv_cache_dtype is not None:
         kw["kv_cache_dtype"] = e.kv_cache_dtype
     for key in sorted(e.extra):

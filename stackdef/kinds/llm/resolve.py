@@ -10,10 +10,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
+from typing import Any
 
 from stackdef.catalog.gpus import GPU_TYPES
+from stackdef import coldstart
 from stackdef.catalog.models import ModelArch, lookup
+from stackdef.coldstart import ColdStart, llm_cold_start
 from stackdef.cost import pod_size
+from stackdef.memory import Engine, checkpoint_bytes
 from stackdef.errors import Issue
 from stackdef.kinds.llm.spec import LLMService, ModelArchitecture
 from stackdef.kinds.ray_common import OPERATORS, ray_names, ray_pods
@@ -23,13 +27,17 @@ from stackdef.resolve.model import PodSet, PodSize, ResolvedService, Sizing, Wor
 from stackdef.sizing import (
     Option,
     Workload,
+    best_split,
     cheapest_instance,
-    engine_rule_problems,
     fit,
     options,
     rank,
+    split_problems,
+    splits,
     worker_share,
 )
+from stackdef.vllm_rules import MARLIN_GROUP_SIZES, Problem, static_problems
+from stackdef.vllm_rules import split_problems as vllm_split_problems
 from stackdef.versions import RAY_LLM_IMAGE, VLLM_CPU_IMAGE
 
 #: LLM heads host the OpenAI ingress on these Ray CPUs, so the endpoint stays
@@ -60,6 +68,12 @@ class LLMDetail:
     max_ongoing_requests: int = 1
     #: Ray Serve LLM's ``accelerator_type`` (None: placed by node labels alone, see catalog.gpus).
     accelerator_type: str | None = None
+    #: vLLM's ``quantization``: AWQ checkpoints that fit its Marlin kernels are asked for by that name
+    #: (an explicit "awq" forces the slower, float16-only kernel; vLLM still checks the checkpoint).
+    quantization: str | None = None
+    #: Scheduler limits passed to vLLM (the values sizing assumed); None: vLLM's own defaults.
+    max_num_batched_tokens: int | None = None
+    max_num_seqs: int | None = None
     #: OpenMP threads of the CPU profile's engine (its CPU limit minus what vLLM keeps for its scheduler).
     cpu_threads: int | None = None
     cpu_dtype: str = CPU_DTYPE
@@ -86,8 +100,17 @@ def architecture(svc: LLMService) -> ModelArch | None:
             vocab_size=a.vocab_size,
             tie_word_embeddings=a.tie_word_embeddings,
             experts=a.experts,
+            experts_per_token=a.experts_per_token,
+            intermediate_size=a.intermediate_size,
         )
     return lookup(a) if isinstance(a, str) else lookup(svc.source)
+
+
+def vllm_quantization(svc: LLMService) -> str | None:
+    q = svc.engine.quantization
+    if q == "awq" and svc.checkpoint.group_size in MARLIN_GROUP_SIZES:
+        return "awq_marlin"
+    return q
 
 
 def workload(svc: LLMService, arch: ModelArch) -> Workload:
@@ -100,13 +123,17 @@ def workload(svc: LLMService, arch: ModelArch) -> Workload:
         max_num_seqs=e.max_num_seqs,
         gpu_memory_utilization=e.gpu_memory_utilization,
         kv_cache_dtype=e.kv_cache_dtype,
+        max_num_batched_tokens=e.max_num_batched_tokens,
+        enforce_eager=e.enforce_eager,
+        group_size=svc.checkpoint.group_size,
     )
 
 
 def _describe(opt: Option) -> str:
+    split = f", TP {opt.tensor_parallel} × PP {opt.pipeline_parallel}" if opt.pipeline_parallel > 1 else ""
     return (
         f"{opt.gpus_per_replica}× {opt.instance.gpu} on {opt.instance.instance_type} "
-        f"${opt.instance.usd_per_hour:g}/h ({opt.replicas_per_node} replica(s) per node)"
+        f"${opt.instance.usd_per_hour:g}/h ({opt.replicas_per_node} replica(s) per node{split})"
     )
 
 
@@ -121,28 +148,47 @@ class _Plan:
     sizing: Sizing
     worker_cpu: str
     worker_memory: str
+    #: (max_num_batched_tokens, max_num_seqs) passed to vLLM; None leaves vLLM's defaults.
+    limits: tuple[int, int] | None = None
 
 
-def parallelism(svc: LLMService) -> tuple[int | None, int, bool]:
-    """(GPUs per replica if decided, pipeline size, tensor size explicitly set)."""
+def parallelism(svc: LLMService) -> tuple[int | None, int | None, int | None]:
+    """(GPUs per replica, tensor size, pipeline size), each None where the planner decides.
+
+    An unset tensor_parallel_size follows gpus_per_replica and vice versa; a named GPU type
+    without either means one GPU.
+    """
     e = svc.engine
-    tp_set = "tensor_parallel_size" in e.model_fields_set
-    pp = e.pipeline_parallel_size
-    if svc.accelerator.gpus_per_replica is not None:
-        return svc.accelerator.gpus_per_replica, pp, tp_set
-    if tp_set or "pipeline_parallel_size" in e.model_fields_set or svc.accelerator.type != "auto":
-        return e.tensor_parallel_size * pp, pp, tp_set
-    return None, pp, tp_set
+    fields = e.model_fields_set
+    tp = e.tensor_parallel_size if "tensor_parallel_size" in fields else None
+    pp = e.pipeline_parallel_size if "pipeline_parallel_size" in fields else None
+    gpus = svc.accelerator.gpus_per_replica
+    if tp is not None or pp is not None:
+        pp = pp or 1
+        tp = tp or (gpus // pp if gpus else 1)
+        return tp * pp, tp, pp
+    if gpus is not None:
+        return gpus, None, None
+    if svc.accelerator.type != "auto":
+        return 1, 1, 1
+    return None, None, None
+
+
+def _issues(out: Any, path: str, found: list[Problem]) -> bool:
+    """Report vLLM's refusals at their fields; True if any was an error."""
+    for p in found:
+        (out.warnings if p.warning else out.issues).append(Issue(f"{path}.{p.field}", p.problem, p.fix))
+    return any(not p.warning for p in found)
 
 
 def plan_gpus(ctx: ResolveContext, i: int, svc: LLMService) -> _Plan | None:
-    """GPU type, count and instance of one replica (the planner for `accelerator: auto`), and its pod size."""
+    """GPU type, count, split and instance of one replica (the planner for `accelerator: auto`), and its pod size."""
     path = f"services[{i}]"
     out = ctx.out
     region = ctx.pricing
     instances = ctx.gpu_instances
     catalog = ctx.catalog
-    gpus, pp, _ = parallelism(svc)
+    gpus, tensor, pipeline = parallelism(svc)
     gpu = None if svc.accelerator.type == "auto" else svc.accelerator.type
     arch = architecture(svc)
     auto = svc.autoscaling
@@ -162,53 +208,73 @@ def plan_gpus(ctx: ResolveContext, i: int, svc: LLMService) -> _Plan | None:
         out.warnings.append(
             Issue(f"{path}.architecture", f"{svc.source} is not in the model catalog, so GPU memory fit is not checked", "declare `architecture` to check it")
         )
-    if arch is not None:
-        w = workload(svc, arch)
-        problems = engine_rule_problems(w, (gpus // pp) if gpus else 1)
-        for fld, problem, fix in problems:
-            out.issues.append(Issue(f"{path}.{fld}", problem, fix))
-        if problems:
-            return None
-        if not instances:
-            if gpu is None:
-                out.issues.append(
-                    Issue(
-                        f"{path}.accelerator.type",
-                        "accelerator auto needs the target's prices",
-                        "use an eks/gke/aks target in a catalog region, an existing target with cloud and region, or add prices",
-                    )
-                )
-                return None
-            f = fit(w, gpu, gpus or 1)
-            if not f.fits:
-                alt = rank(options(w, catalog.instances), auto.min_replicas, auto.max_replicas)[:3]
-                fix = "fits: " + "; ".join(_describe(o) for o in alt) if alt else "no catalog GPU fits it: shorten max_model_len, lower max_num_seqs or quantize"
-                out.issues.append(Issue(f"{path}.accelerator", f"{arch.name} does not fit: {f.summary()}", fix))
-                return None
-            return _Plan(gpu, gpus or 1, (gpus or 1) // pp, pp, Sizing(arch=arch, fit=f), svc.worker.cpu, svc.worker.memory)
-        fitting = options(w, instances, gpu=gpu, gpus_per_replica=gpus, pipeline=pp)
-        if not fitting:
-            wanted = fit(w, gpu or "H100", gpus or 1) if gpu or gpus else None
-            alt = rank(options(w, instances), auto.min_replicas, auto.max_replicas)[:3]
-            where = f"{region[0]} {region[1]}"  # type: ignore[index]
-            if wanted is not None and gpu and not wanted.fits:
-                what = f"{arch.name} does not fit: {wanted.summary()}"
-            elif wanted is not None and gpu:
-                what = f"no instance in {where} offers {gpus or 1}× {gpu} per node for {arch.name}"
-            else:
-                what = f"no {gpu or 'GPU'} configuration in {where} fits {arch.name}"
-            fix = "cheapest that fit: " + "; ".join(_describe(o) for o in alt) if alt else f"nothing in {where} fits: shorten max_model_len, lower max_num_seqs or quantize"
-            out.issues.append(Issue(f"{path}.accelerator", what, fix))
-            return None
-        ranked = rank(fitting, auto.min_replicas, auto.max_replicas)
-        chosen = ranked[0]
-    else:
-        # Unknown architecture with an explicit GPU: cheapest instance with enough GPUs.
-        inst = cheapest_instance(instances, gpu, gpus or 1)
+        n = gpus or 1
+        tp, pp = (tensor, pipeline) if tensor is not None else (n, 1)
+        inst = cheapest_instance(instances, gpu, n) if instances else None
         if inst is None:
-            return _Plan(gpu, gpus or 1, (gpus or 1) // pp, pp, Sizing(), svc.worker.cpu, svc.worker.memory)
-        chosen = Option(inst, gpus or 1, None)
-        ranked = [chosen]
+            return _Plan(gpu, n, tp, pp, Sizing(), svc.worker.cpu, svc.worker.memory)
+        chosen = Option(inst, n, None, tp, pp)
+        return _choose(ctx, path, svc, chosen, [chosen], Sizing())
+    w = workload(svc, arch)
+    if _issues(out, path, static_problems(arch, w.choice, gpu)):
+        return None
+    if tensor is not None and _issues(out, path, vllm_split_problems(arch, w.choice, tensor, pipeline or 1)):
+        return None
+    if not instances:
+        if gpu is None:
+            out.issues.append(
+                Issue(
+                    f"{path}.accelerator.type",
+                    "accelerator auto needs the target's prices",
+                    "use an eks/gke/aks target in a catalog region, an existing target with cloud and region, or add prices",
+                )
+            )
+            return None
+        n = gpus or 1
+        found = best_split(w, gpu, n, tensor, pipeline)
+        if found is None:
+            tp, pp = (tensor, pipeline or 1) if tensor is not None else splits(n)[0]
+            alt = rank(options(w, catalog.instances), auto.min_replicas, auto.max_replicas)[:3]
+            fix = "fits: " + "; ".join(_describe(o) for o in alt) if alt else "no catalog GPU fits it: shorten max_model_len, lower max_num_seqs or quantize"
+            out.issues.append(Issue(f"{path}.accelerator", f"{arch.name} does not fit: {_why(w, gpu, n, tensor, pipeline)}", fix))
+            return None
+        tp, pp, mem = found
+        return _Plan(gpu, n, tp, pp, Sizing(arch=arch, memory=mem), svc.worker.cpu, svc.worker.memory, _limits(mem))
+    fitting = options(w, instances, gpu=gpu, gpus_per_replica=gpus, tensor=tensor, pipeline=pipeline)
+    if not fitting:
+        alt = rank(options(w, instances), auto.min_replicas, auto.max_replicas)[:3]
+        where = f"{region[0]} {region[1]}"  # type: ignore[index]
+        offered = {i.gpu for i in instances if i.whole_gpus >= (gpus or 1)}
+        if gpu and gpu not in offered:
+            what = f"no instance in {where} offers {gpus or 1}× {gpu} per node for {arch.name}"
+        elif gpu:
+            what = f"{arch.name} does not fit: {_why(w, gpu, gpus or 1, tensor, pipeline)}"
+        else:
+            what = f"no {'GPU' if gpus is None else f'{gpus}-GPU'} configuration in {where} fits {arch.name}"
+        fix = "cheapest that fit: " + "; ".join(_describe(o) for o in alt) if alt else f"nothing in {where} fits: shorten max_model_len, lower max_num_seqs or quantize"
+        out.issues.append(Issue(f"{path}.accelerator", what, fix))
+        return None
+    ranked = rank(fitting, auto.min_replicas, auto.max_replicas)
+    return _choose(ctx, path, svc, ranked[0], ranked, Sizing(arch=arch))
+
+
+def _why(w: Workload, gpu: str, gpus: int, tensor: int | None, pipeline: int | None) -> str:
+    """Why no split of ``gpus`` × ``gpu`` works: vLLM's refusal, or the memory model of the best try."""
+    tried = splits(gpus, tensor, pipeline)
+    refused = [(tp, pp, split_problems(w, gpu, tp, pp)) for tp, pp in tried]
+    allowed = [(tp, pp) for tp, pp, found in refused if not found]
+    if not allowed:
+        return "; ".join(f"TP {tp} × PP {pp}: {found[0].problem}" for tp, pp, found in refused[:2])
+    tp, pp = allowed[0]
+    return fit(w, gpu, tp, pp).summary() + f" — {fit(w, gpu, tp, pp).problem}"
+
+
+def _limits(mem: Any) -> tuple[int, int]:
+    return mem.engine.max_num_batched_tokens, mem.engine.max_num_seqs
+
+
+def _choose(ctx: ResolveContext, path: str, svc: LLMService, chosen: Option, ranked: list[Option], base: Sizing) -> _Plan | None:
+    out = ctx.out
     share_cpu, share_mem = worker_share(chosen)
     if "worker" in svc.model_fields_set:
         want_cpu, want_mem = pod_size(svc.worker.cpu, svc.worker.memory)
@@ -225,15 +291,77 @@ def plan_gpus(ctx: ResolveContext, i: int, svc: LLMService) -> _Plan | None:
         cpu, mem = svc.worker.cpu, svc.worker.memory
     else:
         cpu, mem = str(share_cpu), f"{share_mem}Gi"
-    g = chosen.gpus_per_replica
-    sizing = Sizing(
-        arch=arch,
-        fit=chosen.fit,
+    sizing = replace(
+        base,
+        memory=chosen.memory,
         instance=chosen.instance,
         replicas_per_node=chosen.replicas_per_node,
         runner_ups=tuple(ranked[1:4]),
     )
-    return _Plan(chosen.instance.gpu, g, g // pp, pp, sizing, cpu, mem)
+    limits = _limits(chosen.memory) if chosen.memory is not None else None
+    return _Plan(chosen.instance.gpu, chosen.gpus_per_replica, chosen.tensor_parallel, chosen.pipeline_parallel, sizing, cpu, mem, limits)
+
+
+def load_warnings(path: str, svc: LLMService, mem: Any) -> list[Issue]:
+    """A replica that barely starts, or that holds fewer full-length requests than the autoscaler sends it."""
+    out = []
+    if mem.tight:
+        out.append(
+            Issue(
+                f"{path}.accelerator",
+                f"tight fit: {mem.headroom / 2**30:.2f} GiB per GPU to spare after one {mem.engine.max_model_len}-token request "
+                f"(under 5% of {mem.worst.requested / 2**30:.1f} GiB); a few hundred MiB more in any term and vLLM does not start",
+                "shorten max_model_len, use kv_cache_dtype fp8, or give it more or larger GPUs",
+            )
+        )
+    target = svc.autoscaling.target_ongoing_requests
+    if target > mem.max_concurrency:
+        out.append(
+            Issue(
+                f"{path}.autoscaling.target_ongoing_requests",
+                f"a replica's KV cache holds {mem.tokens:,} tokens: {mem.max_concurrency:.2f} requests of {mem.engine.max_model_len} "
+                f"tokens at once, fewer than target_ongoing_requests {target:g}, so long requests would queue inside the engine",
+                f"set target_ongoing_requests ≤ {max(1, int(mem.max_concurrency))}, shorten max_model_len, or use kv_cache_dtype fp8",
+            )
+        )
+    return out
+
+
+def _cold_start(ctx: ResolveContext, arch: ModelArch | None, engine: Engine | None, volume: Any, *, gpu: bool) -> ColdStart | None:
+    if engine is None or arch is None:
+        return None
+    return llm_cold_start(
+        node=ctx.target.gpu_node_start if gpu else (),
+        image=coldstart.RAY_LLM_IMAGE if gpu else coldstart.VLLM_CPU_IMAGE,
+        weights_bytes=checkpoint_bytes(arch, engine),
+        params=arch.params,
+        cache_read=volume.read if volume is not None else None,
+        cached=volume is not None,
+        gpu=gpu,
+        enforce_eager=engine.enforce_eager,
+    )
+
+
+def cold_start_warnings(path: str, svc: LLMService, cold: ColdStart) -> list[Issue]:
+    """Scale-to-zero whose first request would wait longer than the client does."""
+    if svc.autoscaling.min_replicas > 0 or cold.known_s <= svc.request_timeout_s:
+        return []
+    by = {t.name: t for t in cold.terms}
+    at_least = "" if cold.total_s is not None else "at least "
+    remedies = ["keep min_replicas 1", "raise request_timeout_s"]
+    if svc.model_cache is None:
+        remedies.insert(0, "add a model_cache so later starts read a volume instead of downloading")
+    elif (by["weights"].seconds or 0) >= max(t.seconds or 0 for t in cold.terms):
+        remedies.insert(0, "give the model cache a faster StorageClass, the slowest part here")
+    fix = ", ".join(remedies[:-1]) + ", or " + remedies[-1]
+    return [
+        Issue(
+            f"{path}.autoscaling.min_replicas",
+            f"scaling from zero takes {at_least}~{cold.known_s / 60:.0f} min ({', '.join(f'{t.name} {t.seconds:.0f} s' for t in cold.terms if t.seconds)}), "
+            f"longer than request_timeout_s {svc.request_timeout_s}: the first request after an idle spell times out",
+            fix,
+        )
+    ]
 
 
 def _cpu_profile(ctx: ResolveContext, i: int, svc: LLMService) -> ResolvedService:
@@ -252,6 +380,10 @@ def _cpu_profile(ctx: ResolveContext, i: int, svc: LLMService) -> ResolvedServic
         "deployment": k8s_name("Deployment", svc.name),
     }
     cache = svc.model_cache
+    volume = ctx.volume(f"services[{i}].model_cache", cache.size, cache.access_mode, cache.storage_class, owner=svc.name, noun="model cache", readers=1) if cache else None
+    small = lookup(prof.source)
+    engine = Engine(CPU_DTYPE, None, None, prof.max_model_len, prof.max_num_seqs, prof.max_model_len, 1.0)
+    cold = _cold_start(ctx, small, engine, volume, gpu=False) if small else None
     return ResolvedService(
         index=i,
         spec=svc,
@@ -270,9 +402,8 @@ def _cpu_profile(ctx: ResolveContext, i: int, svc: LLMService) -> ResolvedServic
         pods=PodSet(per_replica=(PodSize(prof.cpu, prof.memory),)),
         notes=tuple(notes),
         sizing=Sizing(bill=ctx.bill(Sizing(), PodSet().cpu_load(), None)),
-        cache=ctx.volume(f"services[{i}].model_cache", cache.size, cache.access_mode, cache.storage_class, owner=svc.name, noun="model cache", readers=1)
-        if cache
-        else None,
+        cache=volume,
+        cold_start=cold,
         # The startup probe allows loading_timeout_s once the image is there.
         ready_timeout_s=svc.loading_timeout_s + IMAGE_PULL_ALLOWANCE_S,
         endpoint=ctx.endpoint(names["service"]),
@@ -311,6 +442,15 @@ def resolve_llm(ctx: ResolveContext, i: int, svc: LLMService) -> ResolvedService
     )
     names = ray_names(svc.name)
     cache = svc.model_cache
+    if plan.sizing.memory is not None:
+        ctx.out.warnings.extend(load_warnings(f"services[{i}]", svc, plan.sizing.memory))
+    volume = ctx.volume(
+        f"services[{i}].model_cache", cache.size, cache.access_mode, cache.storage_class,
+        owner=svc.name, noun="model cache", readers=auto.max_replicas,
+    ) if cache else None
+    cold = _cold_start(ctx, plan.sizing.arch, plan.sizing.memory.engine if plan.sizing.memory else None, volume, gpu=True)
+    if cold is not None:
+        ctx.out.warnings.extend(cold_start_warnings(f"services[{i}]", svc, cold))
     return ResolvedService(
         index=i,
         spec=svc,
@@ -332,12 +472,8 @@ def resolve_llm(ctx: ResolveContext, i: int, svc: LLMService) -> ResolvedService
         head=LLM_HEAD,
         head_ray_cpus=LLM_HEAD_RAY_CPUS,
         cpu_placement=ctx.cpu_placement(),
-        cache=ctx.volume(
-            f"services[{i}].model_cache", cache.size, cache.access_mode, cache.storage_class,
-            owner=svc.name, noun="model cache", readers=auto.max_replicas,
-        )
-        if cache
-        else None,
+        cache=volume,
+        cold_start=cold,
         endpoint=ctx.endpoint(names["service"]),
         detail=LLMDetail(
             served_model_name=served_model_name(svc),
@@ -346,5 +482,8 @@ def resolve_llm(ctx: ResolveContext, i: int, svc: LLMService) -> ResolvedService
             pipeline_parallel_size=plan.pp,
             max_ongoing_requests=svc.max_ongoing_requests or max(1, math.ceil(2 * auto.target_ongoing_requests)),
             accelerator_type=GPU_TYPES[plan.gpu].serve_llm_type if plan.gpu else None,
+            quantization=vllm_quantization(svc),
+            max_num_batched_tokens=plan.limits[0] if plan.limits else None,
+            max_num_seqs=plan.limits[1] if plan.limits else None,
         ),
     )

@@ -12,6 +12,8 @@ from stackdef.spec.base import Autoscaling, Budget, K8sName, Quantity, SecretRef
 
 _ENGINE_TYPED = {
     "kv_cache_dtype",
+    "max_num_batched_tokens",
+    "enforce_eager",
     "dtype",
     "quantization",
     "max_model_len",
@@ -42,7 +44,19 @@ class EngineArgs(_Base):
     gpu_memory_utilization: float = Field(
         0.9, gt=0, le=1, description="Share of each GPU's memory vLLM may use."
     )
-    max_num_seqs: int | None = Field(None, ge=1, le=65536, description="Most sequences batched at once.")
+    max_num_seqs: int | None = Field(
+        None, ge=1, le=65536, description="Most sequences batched at once; default: vLLM's for the GPU (256, or 1024 on 80 GB+ GPUs other than A100)."
+    )
+    max_num_batched_tokens: int | None = Field(
+        None,
+        ge=16,
+        le=2**24,
+        description="Most tokens in one forward pass (sets the activation memory vLLM reserves); default: vLLM's for the GPU "
+        "(2048, or 8192 on 80 GB+ GPUs other than A100). stackdef passes both limits to vLLM, so sizing matches what runs.",
+    )
+    enforce_eager: bool = Field(
+        False, description="Run without CUDA graphs: frees their memory (~0.85–2 GiB per GPU) for the KV cache, at some speed."
+    )
     kv_cache_dtype: Literal["auto", "float16", "bfloat16", "fp8", "fp8_e4m3", "fp8_e5m2"] | None = Field(
         None, description="Data type of the KV cache (fp8 halves it); default: the model's dtype."
     )
@@ -100,7 +114,33 @@ class ModelArchitecture(_Base):
     max_context: int = Field(ge=16, le=2**24, description="max_position_embeddings.")
     vocab_size: int | None = Field(None, ge=1, le=10**8, description="Vocabulary size (embeddings stay 16-bit when quantized).")
     tie_word_embeddings: bool = Field(False, description="Whether the LM head shares the input embedding.")
-    experts: int | None = Field(None, ge=1, le=10_000, description="Experts (MoE models), for the plan only.")
+    experts: int | None = Field(None, ge=1, le=10_000, description="Experts (MoE models).")
+    experts_per_token: int | None = Field(None, ge=1, le=10_000, description="Experts each token is routed to (MoE: num_experts_per_tok).")
+    intermediate_size: int | None = Field(
+        None,
+        ge=1,
+        le=10**7,
+        description="MLP width (per expert for MoE), as in config.json; needed to check quantized shapes per GPU "
+        "and to size activations (default: estimated from params).",
+    )
+
+
+class Checkpoint(_Base):
+    """Facts of a quantized checkpoint that sizing and vLLM's shape rules depend on (its config.json)."""
+
+    group_size: int = Field(
+        128,
+        ge=-1,
+        le=4096,
+        description="quantization_config.group_size of an AWQ or GPTQ checkpoint (-1: one scale per output channel).",
+    )
+
+    @field_validator("group_size")
+    @classmethod
+    def check_group_size(cls, v: int) -> int:
+        if v == 0:
+            raise ValueError("group_size 0 is not a group size (write -1 for per-channel, or e.g. 128)")
+        return v
 
 
 class WorkerSize(_Base):
@@ -194,8 +234,18 @@ class LLMService(_Base):
         description="For GPU sizing: a catalog model name (e.g. 'Qwen2.5-7B-Instruct') or an inline "
         "architecture; default: looked up from `source`.",
     )
+    checkpoint: Checkpoint = Field(
+        default_factory=Checkpoint, description="Quantization facts of the checkpoint (group size), for AWQ and GPTQ."
+    )
     budget: Budget | None = Field(None, description="Monthly budget of this service alone.")
     autoscaling: Autoscaling = Field(default_factory=Autoscaling, description="Replica bounds.")
+    request_timeout_s: int = Field(
+        600,
+        ge=1,
+        le=86400,
+        description="How long clients wait for a response (the OpenAI Python client's default is 600 s); `plan` warns "
+        "when a scale-from-zero start takes longer. stackdef does not enforce it.",
+    )
     max_ongoing_requests: int | None = Field(
         None, ge=1, le=10**6, description="Requests a replica accepts at once; default: 2 × target_ongoing_requests."
     )
