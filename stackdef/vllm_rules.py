@@ -102,6 +102,47 @@ def shard_sizes(arch: ModelArch, tp: int) -> dict[str, int]:
     }
 
 
+def marlin_shapes(arch: ModelArch, tp: int) -> dict[str, tuple[int, int]]:
+    """(K inputs, N outputs) per shard of each linear layer, as vLLM's Marlin kernels see them."""
+    h, hd = arch.hidden_size, arch.head_dim
+    kv = max(1, arch.kv_heads // tp)
+    return {
+        "qkv_proj": (h, (arch.attention_heads // tp + 2 * kv) * hd),
+        "o_proj": (arch.attention_heads * hd // tp, h),
+        "gate_up_proj": (h, 2 * intermediate(arch) // tp),
+        "down_proj": (intermediate(arch) // tp, h),
+    }
+
+
+def gptq_kernel_problems(arch: ModelArch, e: EngineChoice, tp: int) -> list[Problem]:
+    """GPTQ layers vLLM's Marlin kernel cannot take (K % 128, N % 64 per shard, ``marlin_utils.py``)."""
+    if e.quantization != "gptq":
+        return []
+    bad = [f"{layer} {k}×{n}" for layer, (k, n) in marlin_shapes(arch, tp).items() if k % 128 or n % 64]
+    if not bad:
+        return []
+    if e.dtype == "bfloat16":
+        return [
+            Problem(
+                "engine.tensor_parallel_size",
+                f"GPTQ layers with shards vLLM's Marlin kernel cannot take at tensor_parallel_size {tp} ({', '.join(bad)}; it needs "
+                "inputs × 128 and outputs × 64), and no other kernel runs bfloat16 (vLLM: \"Failed to find a kernel that can "
+                "implement the WNA16 linear layer\")",
+                "use dtype float16, or a tensor_parallel_size whose shards fit",
+                stage="load",
+            )
+        ]
+    return [
+        Problem(
+            "engine.tensor_parallel_size",
+            f"GPTQ layers at tensor_parallel_size {tp} fall back from vLLM's Marlin kernel to the slower Exllama one ({', '.join(bad)})",
+            "use a tensor_parallel_size whose shards fit (inputs × 128, outputs × 64)",
+            stage="load",
+            warning=True,
+        )
+    ]
+
+
 def quantized_shape_problems(arch: ModelArch, e: EngineChoice, tp: int) -> list[Problem]:
     """Group-quantized layers split across GPUs must split on group boundaries."""
     q, g = e.quantization, e.group_size
@@ -237,7 +278,7 @@ def static_problems(arch: ModelArch, e: EngineChoice, gpu: str | None) -> list[P
 
 def split_problems(arch: ModelArch, e: EngineChoice, tp: int, pp: int) -> list[Problem]:
     """What vLLM refuses for this tensor × pipeline split."""
-    return parallel_problems(arch, tp, pp) + quantized_shape_problems(arch, e, tp) + bnb_problems(e, tp)
+    return parallel_problems(arch, tp, pp) + quantized_shape_problems(arch, e, tp) + gptq_kernel_problems(arch, e, tp) + bnb_problems(e, tp)
 
 
 def problems(arch: ModelArch, e: EngineChoice, gpu: str | None, tp: int, pp: int) -> list[Problem]:

@@ -340,3 +340,17 @@ def test_unknown_model_with_inline_architecture_is_sized() -> None:
     with pytest.raises(SpecError, match="accelerator auto needs the model's architecture"):
         _resolve(d)
 
+
+
+def test_gptq_shards_the_marlin_kernel_cannot_take() -> None:
+    # Qwen2.5-72B at TP 4: down_proj gets 7,392 inputs per GPU, not a multiple of Marlin's 128.
+    # In bfloat16 no other GPTQ kernel runs; in float16 vLLM falls back to the slower Exllama one.
+    bf16 = w("Qwen2.5-72B-Instruct", ctx=8192, quant="gptq", dtype="bfloat16", group_size=-1)
+    (p,) = split_problems(bf16, "H100", 4, 1)
+    assert "Failed to find a kernel that can implement the WNA16 linear layer" in p.problem and "down_proj 7392×8192" in p.problem
+    from stackdef.vllm_rules import problems
+
+    fp16 = w("Qwen2.5-72B-Instruct", ctx=8192, quant="gptq", dtype="float16", group_size=-1)
+    assert split_problems(fp16, "H100", 4, 1) == []
+    (warn,) = problems(fp16.arch, fp16.choice, "H100", 4, 1)
+    assert warn.warning and "Exllama" in warn.problem

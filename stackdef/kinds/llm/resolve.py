@@ -255,7 +255,10 @@ def plan_gpus(ctx: ResolveContext, i: int, svc: LLMService) -> _Plan | None:
         out.issues.append(Issue(f"{path}.accelerator", what, fix))
         return None
     ranked = rank(fitting, auto.min_replicas, auto.max_replicas)
-    return _choose(ctx, path, svc, ranked[0], ranked, Sizing(arch=arch))
+    best = ranked[0]
+    if tensor is None:  # the planner's split: say what vLLM will only warn about
+        _issues(out, path, [p for p in vllm_split_problems(arch, w.choice, best.tensor_parallel, best.pipeline_parallel) if p.warning])
+    return _choose(ctx, path, svc, best, ranked, Sizing(arch=arch))
 
 
 def _why(w: Workload, gpu: str, gpus: int, tensor: int | None, pipeline: int | None) -> str:
