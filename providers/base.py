@@ -169,6 +169,15 @@ class TargetConnector(Protocol):
     def check_capacity(self, connection: ClusterConnection, requests: dict[str, Any]) -> str | None:
         """Raise UsageError when the stack's pods cannot start there; a note when it could not tell."""
 
+    def provide_images(self, connection: ClusterConnection, target: Any, images: list[str]) -> list[str]:
+        """Make images the stack builds itself (``plan``'s images_to_provide) available to the cluster,
+        or say what the user must do; returns lines to show. Clouds pull them from their registry."""
+
+
+def registry_images_note(images: list[str]) -> list[str]:
+    """What a connector whose cluster pulls from registries says about images stackdef does not publish."""
+    return [f"the cluster pulls {image}: build it from stackdef's Dockerfile and push it there first" for image in images]
+
 
 class Refusing:
     """A connector for targets whose deploy feature is unsupported: every call says why."""
@@ -188,6 +197,9 @@ class Refusing:
 
     def check_capacity(self, connection: ClusterConnection, requests: dict[str, Any]) -> str | None:
         return None
+
+    def provide_images(self, connection: ClusterConnection, target: Any, images: list[str]) -> list[str]:
+        return registry_images_note(images)
 
 
 def placement_from_gpu_nodes(gpu_nodes: Any, gpu: str, default_values: dict[str, str | None]) -> NodePlacement:

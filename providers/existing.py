@@ -19,6 +19,7 @@ from stackdef.providers.base import (
     StorageDefaults,
     TargetPlan,
     placement_from_gpu_nodes,
+    registry_images_note,
 )
 from stackdef.spec.base import GpuNodes, _Base
 
@@ -73,6 +74,9 @@ class ExistingConnector:
 
     def check_capacity(self, connection: ClusterConnection, requests: dict[str, Any]) -> str | None:
         return None
+
+    def provide_images(self, connection: ClusterConnection, target: Any, images: list[str]) -> list[str]:
+        return registry_images_note(images)
 
     def connect(self, target: Any, *, create: bool) -> ClusterConnection:
         path = target.kubeconfig or os.environ.get("KUBECONFIG") or "~/.kube/config"

@@ -13,6 +13,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import Field, field_validator
@@ -90,6 +91,29 @@ def _kind(*args: str, stdin: str | None = None, timeout: int = 600) -> str:
         tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["no output"]
         raise UsageError(f"`kind {' '.join(args)}` failed: {tail[0]}")
     return proc.stdout
+
+
+def _source_tree() -> Path | None:
+    """The stackdef checkout this code runs from (its Dockerfile builds the runtime image), if any."""
+    root = Path(__file__).resolve().parents[1]
+    return root if (root / "Dockerfile").is_file() and (root / "pyproject.toml").is_file() else None
+
+
+def _engine_answers(docker: str) -> bool:
+    try:
+        return subprocess.run([docker, "info"], capture_output=True, timeout=30).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+def _tool(argv: list[str], timeout: int) -> None:
+    try:
+        proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        raise UsageError(f"`{' '.join(argv[:3])} ...` did not finish within {timeout} s") from None
+    if proc.returncode != 0:
+        tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["no output"]
+        raise UsageError(f"`{' '.join(argv[:3])} ...` failed: {tail[0]}")
 
 
 def _run_json(argv: list[str], timeout: int = 60) -> Any | None:
@@ -182,3 +206,27 @@ class KindConnector:
             _kind("create", "cluster", "--name", name, "--image", target.node_image, "--wait", "180s", "--config", "-", stdin=_CLUSTER_CONFIG)
         kubeconfig = _kind("get", "kubeconfig", "--name", name)
         return ClusterConnection(kubeconfig=kubeconfig, context=f"kind-{name}", description=f"kind cluster {name!r}")
+
+    def provide_images(self, connection: ClusterConnection, target: Any, images: list[str]) -> list[str]:
+        """Build each image from stackdef's Dockerfile and `kind load` it: a laptop has no registry to pull from."""
+        if not images:
+            return []
+        context = _source_tree()
+        docker = shutil.which("docker")
+        if docker is None or context is None or not _engine_answers(docker):
+            why = (
+                "docker is not installed" if docker is None
+                else "no Docker engine answers (`docker info` failed)" if context is not None
+                else "stackdef is not running from a source checkout with its Dockerfile"
+            )
+            raise UsageError(
+                f"the stack runs {', '.join(images)}, which kind cannot pull, and {why} "
+                f"(build it where Docker runs — `docker build -t IMAGE .` in a stackdef checkout — then "
+                f"`kind load docker-image IMAGE --name {target.cluster_name}`, and run `stackdef up` again)"
+            )
+        lines = []
+        for image in images:
+            _tool([docker, "build", "-t", image, str(context)], timeout=3600)
+            _kind("load", "docker-image", image, "--name", target.cluster_name, timeout=1800)
+            lines.append(f"built {image} and loaded it into kind cluster {target.cluster_name!r}")
+        return lines

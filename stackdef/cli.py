@@ -323,6 +323,24 @@ def destroy(spec: str = _SPEC, stack: str = _STACK, backend: str | None = _BACKE
     _deploy("destroy", spec, stack, backend)
 
 
+def _add_layer_commands() -> None:
+    """Commands layers add (stackdef.layers.commands), without the CLI naming any layer."""
+    import importlib
+
+    from stackdef.layers.commands import COMMANDS
+
+    for name, target in COMMANDS:
+        module, attr = target.split(":")
+        obj = getattr(importlib.import_module(module), attr)
+        if isinstance(obj, typer.Typer):
+            app.add_typer(obj, name=name)
+        else:
+            app.command(name)(obj)
+
+
+_add_layer_commands()
+
+
 def main() -> None:
     # stackdef's models need no pydantic plugins; looking for them (entry points) costs every run ~5 ms.
     os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")

@@ -109,11 +109,13 @@ def llm_cold_start(
         weights = download
     terms = [_node(node), pull, weights]
     if gpu:
-        c = COMPILE_LARGE if large else COMPILE_SMALL
-        terms.append(Term("compile", c.value, f"{c.label}: {c.source}"))
         if enforce_eager:
+            # vLLM: "Enforce eager set, disabling torch.compile and CUDAGraphs" (config/vllm.py).
+            terms.append(Term("compile", 0, "enforce_eager: vLLM turns torch.compile off"))
             terms.append(Term("graphs", 0, "enforce_eager: no CUDA graphs"))
         else:
+            c = COMPILE_LARGE if large else COMPILE_SMALL
+            terms.append(Term("compile", c.value, f"{c.label}: {c.source}"))
             g = GRAPHS_LARGE if large else GRAPHS_SMALL
             terms.append(Term("graphs", g.value, f"{g.label}: {g.source}"))
     terms.append(Term("engine", ENGINE.value, ENGINE.source))

@@ -13,6 +13,9 @@
   stack total rounds the pool up to whole nodes, shown as its own line.
 - Baseline = every service at ``min_replicas``; ceiling = at ``max_replicas``.
   Scale-to-zero services have a zero GPU baseline (their head still runs).
+- Persistent volumes (model caches, the data layer's volumes) are billed with their service or
+  layer at their StorageClass's monthly price (:mod:`stackdef.catalog.storage`), whatever the
+  replica count.
 - Cluster fixed costs come from the provider (control-plane fee, system nodes
   for kube-system).
 - Fractional-GPU instances are never chosen by the planner.
@@ -112,6 +115,8 @@ class ServiceBill:
     gpu: GpuPricing | None
     cpu_instance: Instance | None
     cpu_load: CpuLoad
+    #: Its persistent volumes, whatever the replica count (USD per hour).
+    storage_hourly: float = 0.0
 
     def gpu_hourly(self, replicas: int) -> float:
         return self.gpu.hourly(replicas) if self.gpu else 0.0
@@ -122,7 +127,7 @@ class ServiceBill:
         return node_fraction(self.cpu_instance, *self.cpu_load.at(replicas)) * self.cpu_instance.usd_per_hour
 
     def hourly(self, replicas: int) -> float:
-        return self.gpu_hourly(replicas) + self.cpu_hourly(replicas)
+        return self.gpu_hourly(replicas) + self.cpu_hourly(replicas) + self.storage_hourly
 
     def monthly(self, replicas: int) -> float:
         return self.hourly(replicas) * HOURS_PER_MONTH

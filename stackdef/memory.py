@@ -274,9 +274,12 @@ def vocab_size(arch: ModelArch) -> int:
     return arch.vocab_size or ASSUMED_VOCAB
 
 
-def checkpoint_bytes(arch: ModelArch, e: Engine) -> int:
-    """Bytes of the weights on disk (what a cold start downloads or reads), at the engine's widths."""
-    whole = Engine(e.dtype, e.quantization, e.kv_cache_dtype, e.max_model_len, e.max_num_seqs, e.max_num_batched_tokens, e.gpu_memory_utilization, 1, 1, e.enforce_eager, e.group_size)
+def checkpoint_bytes(arch: ModelArch, e: Engine, prequantized: bool = True) -> int:
+    """Bytes of the weights on disk (what a cold start downloads or reads): at the quantized width
+    for a checkpoint stored quantized, 16-bit for one vLLM quantizes as it loads (fp8, bitsandbytes)."""
+    quant = e.quantization if prequantized else None
+    dtype = e.dtype if prequantized or e.dtype == "float32" else "bfloat16"
+    whole = Engine(dtype, quant, e.kv_cache_dtype, e.max_model_len, e.max_num_seqs, e.max_num_batched_tokens, e.gpu_memory_utilization, 1, 1, e.enforce_eager, e.group_size)
     return _weights(arch, whole, arch.layers, first=True, last=True) - WEIGHT_BUFFERS
 
 

@@ -45,6 +45,12 @@ class Workload:
     max_num_batched_tokens: int | None = None
     enforce_eager: bool = False
     group_size: int = 128
+    #: engine.extra.enable_chunked_prefill (vLLM enables it for generative models).
+    chunked_prefill: bool = True
+    #: engine.extra.performance_mode == "throughput" (vLLM doubles its batch defaults).
+    throughput_mode: bool = False
+    #: The checkpoint is stored quantized (False: vLLM quantizes a 16-bit checkpoint as it loads).
+    prequantized: bool = True
 
     @property
     def context(self) -> int:
@@ -52,23 +58,58 @@ class Workload:
 
     @property
     def choice(self) -> EngineChoice:
-        return EngineChoice(self.dtype, self.quantization, self.kv_cache_dtype, self.max_model_len, self.group_size)
+        return EngineChoice(self.dtype, self.quantization, self.kv_cache_dtype, self.max_model_len, self.group_size, self.prequantized)
 
 
 def scheduler_limits(w: Workload, gpu: str) -> tuple[int, int]:
     """(max_num_batched_tokens, max_num_seqs) as vLLM's OpenAI server sets them on this GPU.
 
-    ``engine/arg_utils.py`` ``get_batch_defaults``: (8192, 1024) on GPUs of ≥ 70 GiB that are not
-    an A100, else (2048, 256); a defaulted batch limit is capped at ``max_num_seqs × max_model_len``
-    and a defaulted ``max_num_seqs`` at the batch limit. stackdef passes the result to vLLM.
+    ``engine/arg_utils.py`` ``get_batch_defaults``: (8192, 1024) on GPUs of ≥ 70 GiB (NVML's total)
+    that are not an A100, else (2048, 256); then ``_set_default_max_num_seqs_and_batched_tokens_args``:
+    throughput mode doubles the defaulted ones; a defaulted batch limit is raised to
+    ``max_model_len`` without chunked prefill and capped at ``max_num_seqs × max_model_len``;
+    a defaulted ``max_num_seqs`` is capped at the batch limit. stackdef passes the result to vLLM.
     """
-    big = GPU_TYPES[gpu].usable_mib >= BIG_GPU_GIB * 1024 and not gpu.startswith("A100")
+    g = GPU_TYPES[gpu]
+    big = g.nvml_mib >= BIG_GPU_GIB * 1024 and not gpu.startswith("A100")
     t_default, s_default = BIG_GPU_DEFAULTS if big else GPU_DEFAULTS
-    seqs = w.max_num_seqs or s_default
-    tokens = w.max_num_batched_tokens or min(seqs * w.context, t_default)
+    factor = 2 if w.throughput_mode else 1
+    seqs = w.max_num_seqs or s_default * factor
+    if w.max_num_batched_tokens is not None:
+        tokens = w.max_num_batched_tokens
+    else:
+        tokens = t_default * factor
+        if not w.chunked_prefill:
+            tokens = max(w.context, tokens)
+        tokens = min(seqs * w.context, tokens)
     if w.max_num_seqs is None:
         seqs = min(seqs, tokens)
     return tokens, seqs
+
+
+def scheduler_problems(w: Workload, gpu: str) -> list[Problem]:
+    """The scheduler limits vLLM's SchedulerConfig refuses (``config/scheduler.py``)."""
+    tokens, seqs = scheduler_limits(w, gpu)
+    out = []
+    if tokens < seqs:
+        out.append(
+            Problem(
+                "engine.max_num_seqs",
+                f"on {gpu} max_num_batched_tokens would be {tokens} and max_num_seqs {seqs}: vLLM refuses it "
+                f"(\"max_num_batched_tokens ({tokens}) must be greater than or equal to max_num_seqs ({seqs})\")",
+                f"lower max_num_seqs to ≤ {tokens}, or set max_num_batched_tokens ≥ {seqs}",
+            )
+        )
+    if not w.chunked_prefill and tokens < w.context:
+        out.append(
+            Problem(
+                "engine.max_num_batched_tokens",
+                f"without chunked prefill a batch must hold a whole prompt, and max_num_batched_tokens {tokens} < max_model_len "
+                f"{w.context}: vLLM refuses it (\"max_num_batched_tokens ({tokens}) is smaller than max_model_len ({w.context})\")",
+                f"set max_num_batched_tokens ≥ {w.context}, or keep chunked prefill on",
+            )
+        )
+    return out
 
 
 def engine(w: Workload, gpu: str, tensor: int, pipeline: int = 1) -> Engine:
@@ -94,7 +135,9 @@ def fit(w: Workload, gpu: str, tensor: int, pipeline: int = 1) -> Memory:
 
 
 def split_problems(w: Workload, gpu: str | None, tensor: int, pipeline: int) -> list[Problem]:
-    """What vLLM refuses for this split (errors only)."""
+    """What vLLM refuses for this split on this GPU (errors only; the scheduler limits are checked
+    on the chosen GPU, see :func:`scheduler_problems`: they are the user's to fix, not a reason to
+    look elsewhere)."""
     return [p for p in problems(w.arch, w.choice, gpu, tensor, pipeline) if not p.warning]
 
 

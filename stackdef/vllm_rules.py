@@ -47,6 +47,8 @@ class EngineChoice:
     kv_cache_dtype: str | None
     max_model_len: int | None
     group_size: int = 128
+    #: The checkpoint is stored quantized (False: fp8 / bitsandbytes applied to a 16-bit one as it loads).
+    prequantized: bool = True
 
 
 def parallel_problems(arch: ModelArch, tp: int, pp: int) -> list[Problem]:
@@ -114,20 +116,42 @@ def marlin_shapes(arch: ModelArch, tp: int) -> dict[str, tuple[int, int]]:
     }
 
 
-def gptq_kernel_problems(arch: ModelArch, e: EngineChoice, tp: int) -> list[Problem]:
-    """GPTQ layers vLLM's Marlin kernel cannot take (K % 128, N % 64 per shard, ``marlin_utils.py``)."""
-    if e.quantization != "gptq":
+#: GPTQ group sizes Machete (vLLM's kernel on H100/H200, compute capability 9.0) takes in 16 bits.
+MACHETE_GROUP_SIZES = (-1, 64, 128)
+
+
+def _machete_fits(arch: ModelArch, e: EngineChoice, tp: int, gpu: str | None) -> bool:
+    """``MacheteLinearKernel.can_implement``: sm 9.0, group -1/64/128, every shard K % 64 and N % 128."""
+    if gpu is None or GPU_TYPES[gpu].compute_capability != (9, 0) or e.group_size not in MACHETE_GROUP_SIZES:
+        return False
+    return all(k % 64 == 0 and n % 128 == 0 for k, n in marlin_shapes(arch, tp).values())
+
+
+def kernel_problems(arch: ModelArch, e: EngineChoice, tp: int, gpu: str | None) -> list[Problem]:
+    """Group-quantized layers vLLM's fast kernels cannot take at this split, on this GPU.
+
+    GPTQ: vLLM tries Machete (sm 9.0) before Marlin (``kernels/linear/__init__.py``); a shard
+    neither takes falls to Exllama, which runs float16 only. AWQ (served as awq_marlin): a layer
+    Marlin cannot take falls back to the plain AWQ kernel (``awq_marlin.py``), float16 only.
+    Marlin's tiles: every shard's inputs × 128 and outputs × 64 (``marlin_utils.py``).
+    """
+    q = e.quantization
+    if q not in ("gptq", "awq") or _machete_fits(arch, e, tp, gpu if q == "gptq" else None):
         return []
+    if q == "awq" and e.group_size not in MARLIN_GROUP_SIZES:
+        return []  # not a Marlin checkpoint at all: dtype_problems says float16
     bad = [f"{layer} {k}×{n}" for layer, (k, n) in marlin_shapes(arch, tp).items() if k % 128 or n % 64]
     if not bad:
         return []
+    fallback = "Exllama" if q == "gptq" else "plain AWQ"
     if e.dtype == "bfloat16":
+        vllm = ' (vLLM: "Failed to find a kernel that can implement the WNA16 linear layer")' if q == "gptq" else ""
         return [
             Problem(
                 "engine.tensor_parallel_size",
-                f"GPTQ layers with shards vLLM's Marlin kernel cannot take at tensor_parallel_size {tp} ({', '.join(bad)}; it needs "
-                "inputs × 128 and outputs × 64), and no other kernel runs bfloat16 (vLLM: \"Failed to find a kernel that can "
-                "implement the WNA16 linear layer\")",
+                f"{q.upper()} layers at tensor_parallel_size {tp} that vLLM's Marlin kernel cannot take ({', '.join(bad)}; it needs "
+                f"inputs × 128 and outputs × 64{', and Machete does not fit either' if q == 'gptq' and gpu and GPU_TYPES[gpu].compute_capability == (9, 0) else ''}) "
+                f"fall to the {fallback} kernel, which runs float16 only{vllm}",
                 "use dtype float16, or a tensor_parallel_size whose shards fit",
                 stage="load",
             )
@@ -135,7 +159,7 @@ def gptq_kernel_problems(arch: ModelArch, e: EngineChoice, tp: int) -> list[Prob
     return [
         Problem(
             "engine.tensor_parallel_size",
-            f"GPTQ layers at tensor_parallel_size {tp} fall back from vLLM's Marlin kernel to the slower Exllama one ({', '.join(bad)})",
+            f"{q.upper()} layers at tensor_parallel_size {tp} fall back from vLLM's Marlin kernel to the slower {fallback} one ({', '.join(bad)})",
             "use a tensor_parallel_size whose shards fit (inputs × 128, outputs × 64)",
             stage="load",
             warning=True,
@@ -246,7 +270,9 @@ def dtype_problems(e: EngineChoice, gpu: str | None) -> list[Problem]:
 
 
 def bnb_problems(e: EngineChoice, tp: int) -> list[Problem]:
-    if e.quantization == "bitsandbytes" and tp > 1:
+    # Only checkpoints stored in bitsandbytes form (bitsandbytes_loader.py, pre_quant); a 16-bit
+    # checkpoint quantized as it loads splits like any other.
+    if e.quantization == "bitsandbytes" and e.prequantized and tp > 1:
         return [
             Problem(
                 "engine.tensor_parallel_size",
@@ -276,11 +302,12 @@ def static_problems(arch: ModelArch, e: EngineChoice, gpu: str | None) -> list[P
     return context_problems(arch, e) + dtype_problems(e, gpu)
 
 
-def split_problems(arch: ModelArch, e: EngineChoice, tp: int, pp: int) -> list[Problem]:
-    """What vLLM refuses for this tensor × pipeline split."""
-    return parallel_problems(arch, tp, pp) + quantized_shape_problems(arch, e, tp) + gptq_kernel_problems(arch, e, tp) + bnb_problems(e, tp)
+def split_problems(arch: ModelArch, e: EngineChoice, tp: int, pp: int, gpu: str | None = None) -> list[Problem]:
+    """What vLLM refuses for this tensor × pipeline split (kernel rules only when the GPU is known)."""
+    kernels = kernel_problems(arch, e, tp, gpu) if gpu else []
+    return parallel_problems(arch, tp, pp) + quantized_shape_problems(arch, e, tp) + kernels + bnb_problems(e, tp)
 
 
 def problems(arch: ModelArch, e: EngineChoice, gpu: str | None, tp: int, pp: int) -> list[Problem]:
     """Everything vLLM would refuse for this model, engine, GPU and split (errors first, then warnings)."""
-    return sorted(static_problems(arch, e, gpu) + split_problems(arch, e, tp, pp), key=lambda p: p.warning)
+    return sorted(static_problems(arch, e, gpu) + split_problems(arch, e, tp, pp, gpu), key=lambda p: p.warning)

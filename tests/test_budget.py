@@ -9,7 +9,11 @@ m6i.2xlarge ($0.384/h = $280.32/month; allocatable 8 − 1 = 7 CPU and 32 × 0.9
   sentiment = head 2 CPU / 4 GiB + autoscaler + s replicas of 1 CPU / 3 GiB
   operator  = 0.1 CPU / 0.5 GiB
   CPU pool  = 4.5 + 2.5 + s + 0.1 CPU (8.1–10.1 for s = 1–3) over 7 per node: 2 whole nodes = $560.64
-so baseline (chat 0) = 353.32 + 560.64 = $913.96 and ceiling (chat 4) = $3,263.98.
+  cache     = chat's 50 GiB model cache on efs-sc (EFS Standard, $0.30/GiB-month)             = $15.00
+so baseline (chat 0) = 353.32 + 560.64 + 15 = $928.96 and ceiling (chat 4) = $3,278.98.
+The reference blueprint adds its data layer: feature server 1 CPU / 1 GiB, Redis 0.5 / 1, one job
+slot of 1 / 2 (the materialization), which the two CPU nodes still hold, and its volumes:
+data 10 GiB + registry 1 GiB on efs-sc ($3.30) and Redis 5 GiB on ebs-sc (gp3, $0.08/GiB: $0.40).
 """
 
 from __future__ import annotations
@@ -25,7 +29,9 @@ from tests.util import BLUEPRINTS, spec
 FIXED, REPLICA = 353.32, 0.8048 * 730
 #: The two whole CPU nodes every variant here needs (HEAD + HEAD in the totals below).
 HEAD = 280.32
+CACHE = 50 * 0.30
 CHAT_HEAD = round(4.5 / 7 * 280.32, 2)
+DATA_VOLUMES = 11 * 0.30 + 5 * 0.08
 
 
 def stack(budget: dict | None = None, chat_budget: dict | None = None) -> dict:
@@ -53,25 +59,28 @@ def test_reference_costs_match_the_hand_worked_figures() -> None:
     plan = build(BLUEPRINTS["reference-eks"]).plan.to_json()
     cost = plan["cost"]
     assert cost["fixed_monthly_usd"] == FIXED
-    assert cost["baseline_monthly_usd"] == pytest.approx(FIXED + HEAD + HEAD)
-    assert cost["ceiling_monthly_usd"] == pytest.approx(FIXED + HEAD + 4 * REPLICA + HEAD, abs=0.01)
+    assert cost["baseline_monthly_usd"] == pytest.approx(FIXED + HEAD + HEAD + CACHE + DATA_VOLUMES)
+    assert cost["ceiling_monthly_usd"] == pytest.approx(FIXED + HEAD + 4 * REPLICA + HEAD + CACHE + DATA_VOLUMES, abs=0.01)
     chat = cost["services"][0]
     assert (chat["instance_type"], chat["gpus_per_replica"], chat["max_replicas"], chat["usd_per_replica_hour"]) == (
         "g6.xlarge", 1, 4, 0.8048)
-    assert chat["baseline_monthly_usd"] == CHAT_HEAD == 180.21  # scale to zero: only the head's share
-    assert chat["baseline_is_head_only"] is True
-    assert chat["ceiling_monthly_usd"] == pytest.approx(CHAT_HEAD + 4 * REPLICA, abs=0.01)
+    # Scale to zero: only the head's share of a CPU node, and the model cache.
+    assert chat["baseline_monthly_usd"] == round(CHAT_HEAD + CACHE, 2) == 195.21
+    assert chat["baseline_is_head_only"] is True and chat["volumes_monthly_usd"] == CACHE
+    assert chat["ceiling_monthly_usd"] == pytest.approx(CHAT_HEAD + CACHE + 4 * REPLICA, abs=0.01)
+    (data,) = cost["layers"]
+    assert data["item"] == "data layer" and data["baseline_monthly_usd"] == data["ceiling_monthly_usd"]
     # The lines add up: services, operators, whole-node rounding and fixed costs make the total.
-    lines = [s["baseline_monthly_usd"] for s in cost["services"]] + [p["baseline_monthly_usd"] for p in cost["cpu_pool"]]
+    lines = [s["baseline_monthly_usd"] for s in cost["services"]] + [p["baseline_monthly_usd"] for p in cost["layers"] + cost["cpu_pool"]]
     assert sum(lines) + FIXED == pytest.approx(cost["baseline_monthly_usd"], abs=0.02)
     assert cost["cpu_pool"][-1]["item"] == "CPU nodes rounded to whole m6i.2xlarge (2 at baseline, 2 at ceiling)"
 
 
-@pytest.mark.parametrize("monthly", [1500.0, 2000.0, 2500.0, 3263.98, 5000.0])
+@pytest.mark.parametrize("monthly", [1500.0, 2000.0, 2500.0, 3278.98, 5000.0])
 def test_cap_gives_the_largest_affordable_max_replicas(monthly: float) -> None:
     rst = resolved(stack({"monthly_usd": monthly, "policy": "cap"}))
     chat = rst.services[0]
-    total = lambda r: FIXED + HEAD + HEAD + r * REPLICA  # noqa: E731
+    total = lambda r: FIXED + HEAD + HEAD + CACHE + r * REPLICA  # noqa: E731
     assert total(chat.max_replicas) <= monthly + 0.01
     assert chat.max_replicas == 4 or total(chat.max_replicas + 1) > monthly
     assert chat.workers.max_workers == chat.max_replicas
@@ -82,7 +91,7 @@ def test_cap_gives_the_largest_affordable_max_replicas(monthly: float) -> None:
 
 
 def test_cap_cuts_in_reverse_declaration_order() -> None:
-    d = stack({"monthly_usd": FIXED + 2 * HEAD + 2 * REPLICA + 1, "policy": "cap"})
+    d = stack({"monthly_usd": FIXED + 2 * HEAD + 2 * CACHE + 2 * REPLICA + 1, "policy": "cap"})
     d["services"].insert(0, dict(d["services"][0], name="first"))
     rst = resolved(d)
     first, chat = rst.services[0], rst.services[1]
@@ -103,8 +112,8 @@ def build_plan_cut(rst) -> dict:
 def test_fail_shows_the_over_run() -> None:
     (line,) = issues(stack({"monthly_usd": 2000}))
     assert line == (
-        "s.yaml: budget: the stack ceiling (max replicas) costs $3,263.98/month, over the $2,000.00 budget by "
-        "$1,263.98 (raise the budget, lower max_replicas, or use policy cap)"
+        "s.yaml: budget: the stack ceiling (max replicas) costs $3,278.98/month, over the $2,000.00 budget by "
+        "$1,278.98 (raise the budget, lower max_replicas, or use policy cap)"
     )
 
 
@@ -117,16 +126,16 @@ def test_warn_keeps_max_replicas_and_warns() -> None:
 @pytest.mark.parametrize("policy", ["fail", "cap", "warn"])
 def test_budget_below_baseline_is_an_error_whatever_the_policy(policy: str) -> None:
     (line,) = issues(stack({"monthly_usd": 500, "policy": policy}))
-    assert "the stack baseline (min replicas) costs $913.96/month, over the $500.00 budget by $413.96" in line
+    assert "the stack baseline (min replicas) costs $928.96/month, over the $500.00 budget by $428.96" in line
 
 
 def test_service_budget_caps_that_service() -> None:
-    rst = resolved(stack(chat_budget={"monthly_usd": CHAT_HEAD + 2 * REPLICA + 1, "policy": "cap"}))
+    rst = resolved(stack(chat_budget={"monthly_usd": CHAT_HEAD + CACHE + 2 * REPLICA + 1, "policy": "cap"}))
     chat = rst.services[0]
     assert chat.max_replicas == 2 and chat.cut.reason == "service budget"
     assert chat.cut.saved_monthly_usd == pytest.approx(2 * REPLICA, abs=0.01)
     (line,) = issues(stack(chat_budget={"monthly_usd": 100}))
-    assert line.startswith("s.yaml: services[0].budget: service 'chat' baseline (min replicas) costs $180.21/month")
+    assert line.startswith("s.yaml: services[0].budget: service 'chat' baseline (min replicas) costs $195.21/month")
 
 
 def test_price_annotations_carry_the_hourly_price_per_replica() -> None:

@@ -153,6 +153,10 @@ def test_render_writes_one_file_per_component(tmp_path: Path) -> None:
         "10-kuberay-operator.yaml",
         "20-chat.yaml",
         "30-sentiment.yaml",
+        "40-data.yaml",
+        "50-feast-online.yaml",
+        "60-feast-registry.yaml",
+        "70-feast-server.yaml",
         "README.md",
         "operators/kuberay-operator.values.yaml",
     ]
@@ -226,7 +230,7 @@ def test_cost_command_formats() -> None:
     proc = run("cost", BLUEPRINTS["reference-eks"], "--format", "json")
     assert proc.returncode == 0, proc.stderr
     doc = json.loads(proc.stdout)
-    assert doc["cost"]["ceiling_monthly_usd"] == 3263.98
+    assert doc["cost"]["ceiling_monthly_usd"] == 3282.68
     chat = doc["sizing"]["chat"]
     # Every term of the memory model, and the load a replica holds.
     assert {"usable_gib", "weights_gib", "activation_gib", "non_torch_gib", "cuda_graphs_gib", "kv_cache_gib"} <= set(chat)
@@ -236,10 +240,10 @@ def test_cost_command_formats() -> None:
     assert chat["kv_tokens"] > 0 and chat["max_concurrency"] > 1
     md = run("cost", BLUEPRINTS["reference-eks"], "--format", "markdown")
     # Baseline of a scale-to-zero service: its head's share of a CPU node, labelled as such.
-    assert "| `chat` | g6.xlarge | 1× L4 | 0–4 | $0.8048 | $180.21 (head) | $2,530.22 |" in md.stdout
+    assert "| `chat` | g6.xlarge | 1× L4 | 0–4 | $0.8048 | $195.21 (head + volume) | $2,545.22 |" in md.stdout
     assert f"| `chat` | 1× L4 | {chat['usable_gib']:.2f} | {chat['weights_gib']:.2f} |" in md.stdout
     table = run("cost", BLUEPRINTS["reference-eks"])
-    assert "GPU memory per GPU" in table.stdout and "$3,263.98" in table.stdout
+    assert "GPU memory per GPU" in table.stdout and "$3,282.68" in table.stdout
 
 
 def test_validate_reports_sizing_and_budget_errors(tmp_path: Path) -> None:
@@ -249,7 +253,7 @@ def test_validate_reports_sizing_and_budget_errors(tmp_path: Path) -> None:
     proc = run("validate", str(write_yaml(tmp_path, d)))
     assert proc.returncode == 1
     assert (
-        "services[0].accelerator: Qwen2.5-7B-Instruct does not fit: per GPU of 1× L4 (TP 1, PP 1): 16.8 GiB usable = weights 14.2"
+        "services[0].accelerator: Qwen2.5-7B-Instruct does not fit: per GPU of 1× L4 (TP 1, PP 1): 16.5 GiB usable = weights 14.2"
         in proc.stderr
     ), proc.stderr
     assert "under one 32768-token request" in proc.stderr

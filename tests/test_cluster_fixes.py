@@ -194,7 +194,8 @@ def test_kind_reference_fits_a_laptop_and_the_plan_prints_the_requests() -> None
     plan = build(BLUEPRINTS["reference-kind"]).plan.to_json()
     base = plan["requests"]["baseline"]
     # vLLM CPU pod 3 CPU / 4 GiB + model head 1 / 2 + autoscaler 0.5 / 0.5 + 1 worker 1 / 2 + operator 0.1 / 0.5
-    assert (base["cpu"], base["memory_gib"], base["gpus"]) == (5.6, 9.0, 0)
+    # + the data layer at laptop sizes: feature server 0.25 / 0.5, Redis 0.1 / 0.25, one job slot 0.25 / 0.5
+    assert (base["cpu"], base["memory_gib"], base["gpus"]) == (6.2, 10.25, 0)
     objs = build(BLUEPRINTS["reference-kind"]).compiled.objects()
     sentiment = next(o for o in objs if o["kind"] == "RayService")
     head = sentiment["spec"]["rayClusterConfig"]["headGroupSpec"]
@@ -223,8 +224,9 @@ def test_runner_ups_carry_the_same_head_and_cpu_terms_as_the_choice() -> None:
 def test_operator_and_autoscaler_pods_are_billed() -> None:
     rst = build(BLUEPRINTS["reference-eks"]).compiled.resolved
     cpu, mem, _ = rst.requests(False)
-    # Heads 4 + 2, autoscalers 2 × 0.5, one sentiment replica 1, the operator 0.1.
-    assert cpu == pytest.approx(8.1)
+    # Heads 4 + 2, autoscalers 2 × 0.5, one sentiment replica 1, the operator 0.1, and the data
+    # layer: feature server 1, Redis 0.5, one job slot 1.
+    assert cpu == pytest.approx(10.6)
     cost = build(BLUEPRINTS["reference-eks"]).plan.to_json()["cost"]
     assert cost["cpu_pool"][0] == {"item": "operators (KubeRay)", "baseline_monthly_usd": 5.04, "ceiling_monthly_usd": 5.04}
 

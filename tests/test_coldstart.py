@@ -63,7 +63,7 @@ def test_eager_mode_skips_graph_capture_and_large_models_take_longer() -> None:
     d = _llm()
     d["services"][0]["engine"]["enforce_eager"] = True
     by = {t.name: t.seconds for t in _resolve(d).services[0].cold_start.terms}
-    assert by["graphs"] == 0
+    assert by["graphs"] == 0 and by["compile"] == 0  # vLLM turns torch.compile off in eager mode too
     big = _llm(target={"type": "gke", "region": "us-central1"})
     big["services"][0].update(source="meta-llama/Llama-3.1-70B-Instruct", accelerator={"type": "auto"})
     big["services"][0]["engine"] = {"max_model_len": 8192, "dtype": "float16", "quantization": "awq"}
@@ -103,7 +103,8 @@ def test_plan_carries_the_cold_start_and_load_per_service() -> None:
     c = plan["cold_start"]["llama"]
     assert [t["name"] for t in c["terms"]] == ["node", "image", "weights", "compile", "graphs", "engine"]
     assert all(t["basis"] for t in c["terms"])
-    assert c["total_s"] == sum(t["seconds"] for t in c["terms"]) or abs(c["total_s"] - sum(t["seconds"] for t in c["terms"])) <= 3
+    # Terms are rounded to whole seconds one by one, the total once: they agree within the rounding.
+    assert abs(c["total_s"] - sum(t["seconds"] for t in c["terms"])) <= len(c["terms"]) / 2
     z = plan["sizing"]["llama"]
     assert z["kv_tokens"] > 0 and z["max_concurrency"] > 0
 
@@ -117,3 +118,19 @@ def test_every_figure_names_its_source() -> None:
         node = providers.plan(name).gpu_node_start
         assert node and all(f.source and f.value > 0 for f in node)
     assert providers.plan("kind").gpu_node_start == () and providers.plan("existing").gpu_node_start is None
+
+
+def test_quantized_at_load_downloads_the_16_bit_checkpoint() -> None:
+    # fp8 or bitsandbytes on a catalog model's own repository: vLLM downloads the 16-bit weights and
+    # quantizes them as it loads, so the download is the full checkpoint, the memory the quantized one.
+    d = _llm()
+    del d["services"][0]["model_cache"]
+    d["services"][0]["engine"]["quantization"] = "fp8"
+    chat = _resolve(d).services[0]
+    by = {t.name: t.seconds for t in chat.cold_start.terms}
+    assert by["weights"] == pytest.approx(lookup("Qwen2.5-7B-Instruct").params * 2 / 100e6)
+    assert chat.sizing.memory.worst.weights < lookup("Qwen2.5-7B-Instruct").params * 1.2
+    # A checkpoint stored in fp8 downloads at one byte a weight.
+    d["services"][0]["checkpoint"] = {"prequantized": True}
+    by = {t.name: t.seconds for t in _resolve(d).services[0].cold_start.terms}
+    assert by["weights"] < lookup("Qwen2.5-7B-Instruct").params * 1.3 / 100e6

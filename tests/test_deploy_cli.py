@@ -57,6 +57,7 @@ FAKE_KIND = """\
 case "$1 $2" in
   "get clusters") cat "$FAKE_KIND_CLUSTERS" 2>/dev/null || true ;;
   "get kubeconfig") printf 'apiVersion: v1\\nkind: Config\\ncurrent-context: kind-stackdef\\n' ;;
+  "load docker-image") echo "kind $*" >> "$FAKE_TOOLS_LOG" ;;
   *) echo "unexpected kind $*" >&2; exit 1 ;;
 esac
 """
@@ -85,6 +86,7 @@ def cli(
         "PULUMI_CONFIG_PASSPHRASE": "test",
         "FAKE_PULUMI_LOG": str(tmp_path / "pulumi.log"),
         "FAKE_KIND_CLUSTERS": str(tmp_path / "clusters"),
+        "FAKE_TOOLS_LOG": str(tmp_path / "tools.log"),
         "PULUMI_BACKEND_URL": f"file://{tmp_path / 'state'}",
     }
     code = python_prelude + "from stackdef.cli import main\nimport sys\nsys.argv = ['stackdef'] + sys.argv[1:]\nmain()\n"
@@ -165,9 +167,18 @@ FAKE_KUBECTL = """\
 printf '{"items": [{"status": {"allocatable": {"cpu": "4", "memory": "8010536Ki"}}}]}'
 """
 
+FAKE_KUBECTL_BIG = """\
+#!/bin/sh
+printf '{"items": [{"status": {"allocatable": {"cpu": "16", "memory": "32Gi"}}}]}'
+"""
+
 FAKE_DOCKER = """\
 #!/bin/sh
-printf '{"NCPU": 16, "MemTotal": 33554432000}'
+case "$1" in
+  info) printf '{"NCPU": 16, "MemTotal": 33554432000}' ;;
+  build) echo "docker $*" >> "$FAKE_TOOLS_LOG" ;;
+  *) echo "unexpected docker $*" >&2; exit 1 ;;
+esac
 """
 
 
@@ -176,7 +187,7 @@ def test_up_on_kind_stops_when_the_node_is_too_small(tmp_path: Path) -> None:
     assert proc.returncode == 2
     (line,) = proc.stderr.splitlines()
     assert line.startswith(
-        "stackdef: the kind cluster has 4 CPU / 7.6 GiB (node allocatable (kubectl)), and the stack needs 6.6 CPU / 10.0 GiB"
+        "stackdef: the kind cluster has 4 CPU / 7.6 GiB (node allocatable (kubectl)), and the stack needs 7.2 CPU / 11.2 GiB"
     )
     assert "give Docker or Podman more CPUs and memory" in line
     assert not [c for c in pulumi_calls(tmp_path) if "up" in c]
@@ -187,3 +198,27 @@ def test_up_on_kind_reads_the_container_engine_without_kubectl(tmp_path: Path) -
     assert proc.returncode == 0, proc.stderr
     (up,) = [c for c in pulumi_calls(tmp_path) if "up" in c]
     assert "--stack" in up
+
+
+def test_up_on_kind_builds_the_runtime_image_and_loads_it(tmp_path: Path) -> None:
+    # The data layer's pods run stackdef-runtime, which no registry a laptop reaches has: `up`
+    # builds it from the checkout's Dockerfile and loads it into the kind node, before Pulumi runs.
+    from stackdef import __version__
+
+    proc = cli(tmp_path, "up", BLUEPRINTS["reference-kind"], "--stack", "dev", tools={"docker": FAKE_DOCKER})
+    assert proc.returncode == 0, proc.stderr
+    image = f"ghcr.io/stackdef/stackdef-runtime:{__version__}"
+    assert (tmp_path / "tools.log").read_text().splitlines() == [
+        f"docker build -t {image} {REPO}",
+        f"kind load docker-image {image} --name stackdef",
+    ]
+    assert f"built {image} and loaded it into kind cluster 'stackdef'" in proc.stdout
+
+
+def test_up_on_kind_without_docker_says_how_to_provide_the_image(tmp_path: Path) -> None:
+    proc = cli(tmp_path, "up", BLUEPRINTS["reference-kind"], "--stack", "dev", tools={"kubectl": FAKE_KUBECTL_BIG})
+    assert proc.returncode == 2, proc.stderr
+    (line,) = proc.stderr.splitlines()
+    assert "which kind cannot pull, and docker is not installed" in line
+    assert "kind load docker-image IMAGE --name stackdef" in line
+    assert not [c for c in pulumi_calls(tmp_path) if "up" in c]

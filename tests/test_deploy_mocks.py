@@ -135,8 +135,12 @@ def test_rayservices_depend_on_the_operator_and_pvcs_are_protected(recorded: Any
     assert rayservices
     for r in rayservices:
         assert chart_urn in r.dependencies
+    # Stateful objects, and only those, are protected: the volumes and the feature store's Redis.
+    protected = {r.type for r in monitor.requests if r.protect}
+    assert protected == {"kubernetes:core/v1:PersistentVolumeClaim", "kubernetes:apps/v1:StatefulSet"}
     for r in monitor.requests:
-        assert r.protect == (r.type == "kubernetes:core/v1:PersistentVolumeClaim"), r.type
+        if r.type in protected:
+            assert r.protect, r.name
 
 
 def test_secret_values_are_registered_as_secrets(recorded: Any) -> None:
@@ -180,6 +184,7 @@ def test_stack_outputs(recorded: Any) -> None:
     assert out["endpoints"] == {
         "chat": "http://chat.reference.svc.cluster.local:8000",
         "sentiment": "http://sentiment.reference.svc.cluster.local:8000",
+        "feast-server": "http://feast-server.reference.svc.cluster.local:6566",
     }
     assert out["openai_base_urls"] == {"chat": "http://chat.reference.svc.cluster.local:8000/v1"}
     assert out["plan"]["services"] == 2
@@ -247,7 +252,7 @@ def test_workloads_wait_as_long_as_their_startup_probe_allows(recorded: Any) -> 
         # RayServices are custom resources pulumi-kubernetes does not await; nothing else waits on pods.
         assert all(not r.customTimeouts.create for r in monitor.requests if r.type.startswith("kubernetes:"))
         return
-    (dep,) = _by_type(monitor, "kubernetes:apps/v1:Deployment")
+    (dep,) = [r for r in _by_type(monitor, "kubernetes:apps/v1:Deployment") if r.name.endswith("-chat")]
     chat = built.loaded.stack.services[0]
     startup = json_format.MessageToDict(dep.object)["spec"]["template"]["spec"]["containers"][0]["startupProbe"]
     probe_budget = startup["periodSeconds"] * startup["failureThreshold"]

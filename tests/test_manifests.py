@@ -19,8 +19,10 @@ def objects(name: str) -> list[dict[str, Any]]:
 
 
 def pod_specs(obj: dict[str, Any]) -> list[dict[str, Any]]:
-    if obj["kind"] == "Deployment":
+    if obj["kind"] in ("Deployment", "StatefulSet", "Job"):
         return [obj["spec"]["template"]["spec"]]
+    if obj["kind"] == "CronJob":
+        return [obj["spec"]["jobTemplate"]["spec"]["template"]["spec"]]
     if obj["kind"] == "RayService":
         rc = obj["spec"]["rayClusterConfig"]
         return [rc["headGroupSpec"]["template"]["spec"]] + [g["template"]["spec"] for g in rc["workerGroupSpecs"]]
@@ -34,17 +36,19 @@ def test_manifests_pass_strict_kubernetes_and_crd_validation(name: str) -> None:
 
 @pytest.mark.parametrize("name", sorted(BLUEPRINTS))
 def test_secure_defaults_on_every_workload(name: str) -> None:
-    pods = [p for o in objects(name) for p in pod_specs(o)]
-    assert pods
-    for pod in pods:
+    pods = [(o["kind"], p) for o in objects(name) for p in pod_specs(o)]
+    assert {k for k, _ in pods} >= {"Deployment", "RayService", "StatefulSet", "Job", "CronJob"}
+    for kind, pod in pods:
         assert pod["securityContext"]["runAsNonRoot"] is True
         assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
-        for c in pod["containers"]:
+        assert pod.get("automountServiceAccountToken") is False or kind == "RayService"
+        for c in [*pod.get("initContainers", []), *pod["containers"]]:
             image = c["image"]
             assert ":" in image.rsplit("/", 1)[-1] and not image.endswith(":latest"), image
             assert c["resources"]["requests"] == c["resources"]["limits"]
             assert {"cpu", "memory"} <= set(c["resources"]["limits"])
-            assert c["readinessProbe"] and c["livenessProbe"]
+            if kind not in ("Job", "CronJob"):  # servers; a job's container runs to completion
+                assert c["readinessProbe"] and c["livenessProbe"]
             sc = c["securityContext"]
             assert sc["allowPrivilegeEscalation"] is False and sc["capabilities"] == {"drop": ["ALL"]}
             for env in c.get("env", []):

@@ -147,7 +147,7 @@ def test_cpu_profile_threads_follow_the_cpu_limit_in_vllms_own_thread_manager() 
     from tests.vllm_client import REPO
 
     objs = build(BLUEPRINTS["reference-kind"]).compiled.objects()
-    (dep,) = [o for o in objs if o["kind"] == "Deployment"]
+    (dep,) = [o for o in objs if o["kind"] == "Deployment" and o["metadata"]["name"] == "chat"]
     (container,) = dep["spec"]["template"]["spec"]["containers"]
     env = {e["name"]: e["value"] for e in container["env"] if "value" in e}
     limit = int(container["resources"]["limits"]["cpu"])

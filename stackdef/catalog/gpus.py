@@ -20,12 +20,12 @@ nodes (sources per label below):
 
 ``None`` means the cloud offers no node with that GPU.
 
-``usable_mib`` is the memory a workload can use per GPU, in MiB, the smaller of
-what EC2's DescribeInstanceTypes reports (as published by Karpenter in
-``instance-types.md``) and what nvidia-smi reports (published measurements,
-cited per GPU): e.g. 22,888 MiB for an L4, 15,360 MiB for a T4, not the nominal
-24 / 16 GB. Where neither is published (H200, B200) it is the nominal size,
-marked ``nominal``.
+``usable_mib`` is the memory vLLM budgets from, in MiB: the total CUDA reports
+(``cudaMemGetInfo``; vLLM's ``ceil(total × gpu_memory_utilization)``), the lowest
+value published for current drivers (it moves a few MiB between driver releases),
+cited per GPU — e.g. 22,487 MiB for an L4 and 14,909 for a T4, below nvidia-smi's
+23,034 / 15,360 and the nominal 24 / 16 GB. ``nvml_total_mib`` is nvidia-smi's
+(NVML's) total, which vLLM's batch defaults compare with 70 GiB.
 
 Price rows name their GPU in free text ("NVIDIA A100 40GB (nvidia-tesla-a100)");
 ``PRICE_ROW_GPUS`` maps every such text in stackdef's data to a GPU type or
@@ -36,9 +36,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-_EC2 = "EC2 DescribeInstanceTypes instance-gpu-memory via karpenter-provider-aws instance-types.md (2026-07-11)"
-_SMI = "nvidia-smi total as measured by Modal, modal-labs/modal-client#2797 (2025-01-23)"
-_SMI_A10 = _SMI + "; NVML Total 24146608128 B = 23028 MiB in mayooot/detect-gpu#3 (2025-04-22)"
+_CUDA = "the total CUDA reports (cudaMemGetInfo, what vLLM budgets from), lowest seen on current drivers"
+_SMI = "nvidia-smi total measured by Modal, modal-labs/modal-client#2797 (2025-01-23)"
 
 
 @dataclass(frozen=True)
@@ -60,26 +59,52 @@ class GpuType:
     serve_llm_type: str | None
     #: CUDA compute capability (NVIDIA's CUDA GPUs table); vLLM's dtype and kernel rules read it.
     compute_capability: tuple[int, int]
+    #: NVML's (nvidia-smi's) total when it differs from ``usable_mib``; vLLM's batch defaults read it.
+    nvml_total_mib: int | None = None
 
     @property
     def usable_gib(self) -> float:
         return self.usable_mib / 1024
 
+    @property
+    def nvml_mib(self) -> int:
+        return self.nvml_total_mib or self.usable_mib
+
 
 _GPUS = (
-    GpuType("T4", 16, "t4", "nvidia-tesla-t4", "Tesla-T4", 15360, _SMI, "Tesla T4", "NCasT4_v3", "T4", (7, 5)),
-    GpuType("A10G", 24, "a10g", None, "NVIDIA-A10G", 22888, _EC2, "NVIDIA A10G", None, "A10G", (8, 6)),
+    GpuType("T4", 16, "t4", "nvidia-tesla-t4", "Tesla-T4", 14909,
+            _CUDA + ": 14.56 GiB in torch OOMs on Tesla T4 (Zheng-Chong/CatVTON#133, 2025-11-25; AlphaGPU/leetgpu-challenges#52)",
+            "Tesla T4", "NCasT4_v3", "T4", (7, 5), 15360),
+    GpuType("A10G", 24, "a10g", None, "NVIDIA-A10G", 22517,
+            _CUDA + ": 21.99 GiB on NVIDIA A10G, driver 535 (vllm-project/vllm#8073, 2024-09-02)",
+            "NVIDIA A10G", None, "A10G", (8, 6), 23028),
     # Azure's A10 (not AWS's A10G). Ray detects an A10 node as accelerator_type "A10", but Ray
     # Serve LLM turns an "A10" accelerator_type into "A10G" (LLMConfig.validate_accelerator_type),
     # which no A10 node has: an LLM replica asking for it would never be placed.
-    GpuType("A10", 24, None, None, "NVIDIA-A10", 23028, _SMI_A10, "NVIDIA A10", "NVadsA10_v5", None, (8, 6)),
-    GpuType("L4", 24, "l4", "nvidia-l4", "NVIDIA-L4", 22888, _EC2 + " (nvidia-smi shows 23034 MiB, " + _SMI + ")", "NVIDIA L4", None, "L4", (8, 9)),
-    GpuType("L40S", 48, "l40s", None, "NVIDIA-L40S", 46068, _SMI, "NVIDIA L40S", None, "L40S", (8, 9)),
-    GpuType("A100-40G", 40, "a100", "nvidia-tesla-a100", "NVIDIA-A100-SXM4-40GB", 40960, _EC2, "NVIDIA A100-SXM4-40GB", "NDasrA100_v4", "A100-40G", (8, 0)),
-    GpuType("A100-80G", 80, "a100", "nvidia-a100-80gb", "NVIDIA-A100-SXM4-80GB", 81920, _SMI, "NVIDIA A100-SXM4-80GB", "NCads_A100_v4", "A100-80G", (8, 0)),
-    GpuType("H100", 80, "h100", "nvidia-h100-80gb", "NVIDIA-H100-80GB-HBM3", 81559, _SMI + " (EC2 reports 81920 MiB)", "NVIDIA H100 80GB HBM3", "NDisr_H100_v5", "H100", (9, 0)),
-    GpuType("H200", 141, "h200", "nvidia-h200-141gb", "NVIDIA-H200", 141 * 1024, "nominal 141 GiB (no published measurement found)", "NVIDIA H200", "NDisr_H200_v5", "H200", (9, 0)),
-    GpuType("B200", 180, "b200", "nvidia-b200", "NVIDIA-B200", 180 * 1024, "nominal 180 GiB (no published measurement found)", "NVIDIA B200", None, "B200", (10, 0)),
+    GpuType("A10", 24, None, None, "NVIDIA-A10", 22517,
+            _CUDA + ": 21.99 GiB on a Lambda A10 (zai-org/CogVLM#236, 2023-12-22); no Azure figure published",
+            "NVIDIA A10", "NVadsA10_v5", None, (8, 6), 23028),
+    GpuType("L4", 24, "l4", "nvidia-l4", "NVIDIA-L4", 22487,
+            _CUDA + ": 21.96 GiB on AWS g6 and GCP L4 (torch OOMs in SageMaker notes, 2025-02-18); 22.05 in vLLM's CI (vllm-project/vllm#20214)",
+            "NVIDIA L4", None, "L4", (8, 9), 23034),
+    GpuType("L40S", 48, "l40s", None, "NVIDIA-L40S", 45455,
+            _CUDA + ": 44.39–44.53 GiB on L40S (Wan-Video/Wan2.1#205, 2025-03-07: 44.53)",
+            "NVIDIA L40S", None, "L40S", (8, 9), 46068),
+    GpuType("A100-40G", 40, "a100", "nvidia-tesla-a100", "NVIDIA-A100-SXM4-40GB", 40335,
+            _CUDA + ": 39.39 GiB on A100-SXM4-40GB (NERSC sc24-dl-tutorial, Nov 2024)",
+            "NVIDIA A100-SXM4-40GB", "NDasrA100_v4", "A100-40G", (8, 0), 40960),
+    GpuType("A100-80G", 80, "a100", "nvidia-a100-80gb", "NVIDIA-A100-SXM4-80GB", 81039,
+            _CUDA + ": 79.14–79.15 GiB on A100 80GB PCIe / SXM4, drivers 535–550 (deviceQuery 81,038–81,051 MB)",
+            "NVIDIA A100-SXM4-80GB", "NCads_A100_v4", "A100-80G", (8, 0), 81920),
+    GpuType("H100", 80, "h100", "nvidia-h100-80gb", "NVIDIA-H100-80GB-HBM3", 81080,
+            _CUDA + ": 79.18–79.21 GiB on H100 80GB HBM3 (vLLM's 'total_memory=79.19GiB', llm-d-incubation/llm-d-planner v0.19.0 logs)",
+            "NVIDIA H100 80GB HBM3", "NDisr_H100_v5", "H100", (9, 0), 81559),
+    GpuType("H200", 141, "h200", "nvidia-h200-141gb", "NVIDIA-H200", 143155,
+            _CUDA + ": 139.80 GiB on 8×H200 (prime-rl BENCHMARKS.md, Jan 2026)",
+            "NVIDIA H200", "NDisr_H200_v5", "H200", (9, 0), 143771),
+    GpuType("B200", 180, "b200", "nvidia-b200", "NVIDIA-B200", 182630,
+            _CUDA + ": 178.35 GiB on B200 (stas00/ml-engineering)",
+            "NVIDIA B200", None, "B200", (10, 0), 183359),
 )
 
 GPU_TYPES: dict[str, GpuType] = {g.name: g for g in _GPUS}

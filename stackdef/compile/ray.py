@@ -20,6 +20,7 @@ from stackdef.yamlio import dump_plain
 from stackdef.compile.common import (
     SHM_MOUNT,
     container_security_context,
+    env_list,
     exec_probe,
     http_probe,
     metadata,
@@ -80,10 +81,11 @@ def serve_autoscaling(rs: ResolvedService) -> dict[str, Any]:
     }
 
 
-def _container(name: str, image: str, extra: PodParts, base: dict[str, Any]) -> dict[str, Any]:
+def _container(name: str, image: str, extra: PodParts, base: dict[str, Any], rs: ResolvedService) -> dict[str, Any]:
     container: dict[str, Any] = {"name": name, "image": image, **base, "volumeMounts": [dict(SHM_MOUNT), *extra.mounts]}
-    if extra.env:
-        container["env"] = extra.env
+    env = [*extra.env, *env_list(dict(rs.env))]  # the kind's, then what layers give the service
+    if env:
+        container["env"] = env
     return container
 
 
@@ -101,6 +103,7 @@ def head_group(rs: ResolvedService, parts: PodParts) -> dict[str, Any]:
             "readinessProbe": http_probe(health["path"], health["port"], initial=10, period=5, timeout=health["timeout"], failures=10),
             "livenessProbe": http_probe(health["path"], health["port"], initial=30, period=5, timeout=health["timeout"], failures=120),
         },
+        rs,
     )
     return {
         "rayStartParams": {
@@ -149,6 +152,7 @@ def worker_group(rs: ResolvedService, wg: WorkerGroup, parts: PodParts) -> dict[
             ),
             "livenessProbe": http_probe("/api/healthz", ports.RAY_DASHBOARD_AGENT, initial=30, period=5, timeout=_PROBE_TIMEOUT_S, failures=120),
         },
+        rs,
     )
     pod: dict[str, Any] = {
         # Workers never call the Kubernetes API (the autoscaler runs in the head pod).

@@ -125,6 +125,13 @@ def run(
         note = impl.check_capacity(connection, built.plan.requests.baseline.model_dump())  # type: ignore[attr-defined]
         if note:
             on_output(f"note: {note}")
+        from stackdef.providers.base import registry_images_note
+
+        images = list(built.plan.images_to_provide)
+        # Connectors written before provide_images existed: their clusters pull from registries.
+        provide = getattr(impl, "provide_images", None)
+        for line in provide(connection, target, images) if provide else registry_images_note(images):
+            on_output(line)
 
     from pulumi import automation as auto
 

@@ -3,7 +3,7 @@
 Every manifest dict from ``stackdef.compile`` becomes exactly one Pulumi
 resource with the same content (typed class for built-in kinds so the type
 token is right, ``CustomResource`` for CRDs), parented to its component.
-PersistentVolumeClaims (``stackdef.dev/protect``) are protected; every
+Stateful objects (model caches, the data layer's volumes and Redis: ``stackdef.dev/protect``) are protected; every
 RayService depends on the KubeRay operator chart; declared secrets whose
 values come from Pulumi config become Kubernetes Secrets, registered as secret.
 """
@@ -27,6 +27,9 @@ _TYPED: dict[tuple[str, str], Any] = {
     ("v1", "ServiceAccount"): k8s.core.v1.ServiceAccount,
     ("v1", "PersistentVolumeClaim"): k8s.core.v1.PersistentVolumeClaim,
     ("apps/v1", "Deployment"): k8s.apps.v1.Deployment,
+    ("apps/v1", "StatefulSet"): k8s.apps.v1.StatefulSet,
+    ("batch/v1", "Job"): k8s.batch.v1.Job,
+    ("batch/v1", "CronJob"): k8s.batch.v1.CronJob,
     ("networking.k8s.io/v1", "NetworkPolicy"): k8s.networking.v1.NetworkPolicy,
 }
 

@@ -50,9 +50,17 @@ class Layer:
     def resolve(self, ctx: ResolveContext, section: Any) -> ResolvedLayer | None:
         raise NotImplementedError
 
+    def service_env(self, rl: ResolvedLayer) -> dict[str, dict[str, str]]:
+        """Environment variables for the pods of services that use the layer, by service name."""
+        return {}
+
     def components(self, rst: ResolvedStack, rl: ResolvedLayer) -> list[Component]:
         raise NotImplementedError
 
     def plan_section(self, rst: ResolvedStack, rl: ResolvedLayer) -> dict[str, Any]:
         """The layer's part of the plan (JSON-able), under ``layers.<name>``."""
         return {}
+
+    def plan_tables(self, section: dict[str, Any]) -> list[tuple[str, tuple[str, ...], list[tuple[str, ...]]]]:
+        """(title, columns, rows) the table and Markdown views show for the layer's plan section."""
+        return []

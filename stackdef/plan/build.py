@@ -172,6 +172,7 @@ def _service_cost(rs: ResolvedService) -> ServiceCost:
         baseline_monthly_usd=c.baseline_monthly_usd,
         ceiling_monthly_usd=c.ceiling_monthly_usd,
         baseline_is_head_only=c.baseline_is_head_only,
+        volumes_monthly_usd=money(sz.bill.storage_hourly * HOURS_PER_MONTH) if sz.bill is not None else 0.0,
         cut=make(
         CutPlan,
             from_max_replicas=rs.cut.from_replicas,
@@ -212,6 +213,11 @@ def _cost(rst: ResolvedStack) -> CostPlan:
         cpu_pool=[make(PoolCost, item=p.item, baseline_monthly_usd=p.baseline_monthly_usd, ceiling_monthly_usd=p.ceiling_monthly_usd) for p in sc.pool],
         budget_monthly_usd=rst.stack.budget.monthly_usd if rst.stack.budget else None,
         services=[_service_cost(rs) for rs in rst.services],
+        layers=[
+            make(PoolCost, item=f"{rl.name} layer", baseline_monthly_usd=rl.cost.baseline_monthly_usd, ceiling_monthly_usd=rl.cost.ceiling_monthly_usd)
+            for rl in rst.layers
+            if rl.cost is not None
+        ],
     )
 
 
@@ -242,8 +248,9 @@ def build_plan(compiled: CompiledStack, warnings: tuple[Issue, ...] | list[Issue
         cost=_cost(rst),
         requests=_requests(rst),
         cluster_needs=list(rst.cluster_needs),
+        images_to_provide=sorted({image for rl in rst.layers for image in rl.images}),
         target_unsupported=list(rst.unsupported),
-        target_notes=list(rst.notes),
+        target_notes=[*rst.notes, *(n for rl in rst.layers for n in rl.notes)],
         warnings=[make(WarningPlan, **w.to_dict()) for w in warnings],
         layers=layers,
     )

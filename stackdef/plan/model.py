@@ -229,6 +229,8 @@ class ServiceCost(_M):
     baseline_monthly_usd: float | None
     ceiling_monthly_usd: float | None
     baseline_is_head_only: bool
+    #: Its persistent volumes (a model cache), included in baseline and ceiling.
+    volumes_monthly_usd: float = 0.0
     cut: CutPlan | None
     runner_ups: list[RunnerUpPlan]
 
@@ -244,6 +246,8 @@ class CostPlan(_M):
     cpu_pool: list[PoolCost]
     budget_monthly_usd: float | None
     services: list[ServiceCost]
+    #: Each layer's pods, billed in the CPU pool like the services (item: "<layer> layer").
+    layers: list[PoolCost] = Field(default_factory=list)
 
 
 class Requests(_M):
@@ -276,6 +280,8 @@ class Plan(_M):
     cost: CostPlan
     requests: RequestsPlan
     cluster_needs: list[str]
+    #: Images no public registry has: the stack's owner builds and pushes them before deploy.
+    images_to_provide: list[str]
     target_unsupported: list[str]
     target_notes: list[str]
     warnings: list[WarningPlan]

@@ -16,7 +16,9 @@ def _gpu(s: dict[str, Any]) -> str:
 def plan_markdown(plan: dict[str, Any]) -> str:
     from stackdef.templating import render_template
 
-    return render_template("plan.md.j2", plan=plan, gpu=_gpu, usd=_usd, rate=_rate, baseline=baseline, requests_line=requests_line)
+    return render_template(
+        "plan.md.j2", plan=plan, gpu=_gpu, usd=_usd, rate=_rate, baseline=baseline, requests_line=requests_line, layer_tables=layer_tables(plan)
+    )
 
 
 def print_plan_table(plan: dict[str, Any], console: Any) -> None:
@@ -48,10 +50,17 @@ def print_plan_table(plan: dict[str, Any], console: Any) -> None:
 
     print_sizing_table(plan, console)
     print_cold_start_table(plan, console)
+    for title, columns, rows in layer_tables(plan):
+        t = _table(title, columns)
+        for row in rows:
+            t.add_row(*row)
+        console.print(t)
     print_cost_table(plan, console)
     console.print(requests_line(plan))
     for need in plan["cluster_needs"]:
         console.print(f"[bold]the cluster must provide[/bold] {need}")
+    for image in plan["images_to_provide"]:
+        console.print(f"[bold]build and push before deploy[/bold] {image} (stackdef's Dockerfile; `stackdef up` on kind builds and loads it)")
 
     if plan["secrets"]:
         console.print("[bold]Secrets to create before deploy[/bold] (values never appear here):")
@@ -85,7 +94,9 @@ def _usd(x: float | None) -> str:
 
 def baseline(s: dict[str, Any]) -> str:
     """A service's baseline, labelled when it is only the head of a scale-to-zero service."""
-    return _usd(s["baseline_monthly_usd"]) + (" (head)" if s.get("baseline_is_head_only") else "")
+    if not s.get("baseline_is_head_only"):
+        return _usd(s["baseline_monthly_usd"])
+    return _usd(s["baseline_monthly_usd"]) + (" (head + volume)" if s.get("volumes_monthly_usd") else " (head)")
 
 
 def requests_line(plan: dict[str, Any]) -> str:
@@ -119,7 +130,7 @@ def print_cost_table(plan: dict[str, Any], console: Any) -> None:
             baseline(s),
             _usd(s["ceiling_monthly_usd"]),
         )
-    for p in cost["cpu_pool"]:
+    for p in [*cost["layers"], *cost["cpu_pool"]]:
         t.add_row(p["item"], "", "", "", "", _usd(p["baseline_monthly_usd"]), _usd(p["ceiling_monthly_usd"]))
     for f in cost["fixed"]:
         t.add_row(f["item"], "", "", "", "", _usd(f["monthly_usd"]), _usd(f["monthly_usd"]))
@@ -159,6 +170,16 @@ def print_sizing_table(plan: dict[str, Any], console: Any) -> None:
             f"{z['max_concurrency']:.2f}× {z['max_model_len']} tok",
         )
     console.print(t)
+
+
+def layer_tables(plan: dict[str, Any]) -> list[tuple[str, tuple[str, ...], list[tuple[str, ...]]]]:
+    """Each layer's own tables (Layer.plan_tables), in the plan's layer order."""
+    from stackdef import registry
+
+    out = []
+    for name, section in plan.get("layers", {}).items():
+        out.extend(registry.LAYERS.get(name).plan_tables(section))
+    return out
 
 
 def print_cold_start_table(plan: dict[str, Any], console: Any) -> None:

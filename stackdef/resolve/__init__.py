@@ -14,6 +14,8 @@ share), ``budgets`` (caps and cost figures).
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from typing import Any
 
 from stackdef import registry
@@ -93,6 +95,7 @@ def resolve(
             layers.append(rl)
     if out.issues:
         raise SpecError("<stack>", out.issues)
+    services = _with_layer_env(services, layers)
     fixed_items = target.fixed_costs(stack.target, ctx.cpu_instance) if ctx.pricing is not None else ()
     fixed = sum(v for _, v in fixed_items)
     operators = _dedup([op for x in (*services, *layers) for op in x.operators])
@@ -123,3 +126,12 @@ def resolve(
         cluster_needs=tuple(dict.fromkeys(out.needs)),
         cost=stack_cost_figures(basis, tuple(priced_services), operators),
     )
+
+
+def _with_layer_env(services: list[ResolvedService], layers: list[ResolvedLayer]) -> list[ResolvedService]:
+    """Give each service the environment its layers name for it (sorted: stable manifests)."""
+    extra: dict[str, dict[str, str]] = {}
+    for rl in layers:
+        for name, env in registry.LAYERS.get(rl.name).service_env(rl).items():
+            extra.setdefault(name, {}).update(env)
+    return [replace(rs, env=tuple(sorted({**dict(rs.env), **extra[rs.name]}.items()))) if rs.name in extra else rs for rs in services]

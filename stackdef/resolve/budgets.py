@@ -62,6 +62,8 @@ class StackCost:
         self.bills = bills
         self.replicas = dict(replicas)
         self.gpu = sum(b.gpu_hourly(replicas[k]) for k, b in bills.items())
+        # Volumes cost the same at any replica count: part of the fixed hourly.
+        self.fixed += sum(b.storage_hourly for b in bills.values()) + sum(rl.bill.storage_hourly for rl in basis.layers if rl.bill is not None)
         self.cpu = sum(p.load[0] for p in basis.shared_pods)
         self.mem = sum(p.load[1] for p in basis.shared_pods)
         for rl in basis.layers:
@@ -187,12 +189,12 @@ def apply_budgets(stack: Any, services: list[ResolvedService], basis: CostBasis,
 
 
 def service_cost(rs: ResolvedService) -> CostFigures:
-    """A service's cost figures; runner-ups pay the same head and CPU pods as the choice."""
+    """A service's cost figures; runner-ups pay the same head, CPU pods and volumes as the choice."""
     sz, bill = rs.sizing, rs.sizing.bill
     per_replica = sz.instance.usd_per_hour / sz.replicas_per_node if sz.instance and sz.replicas_per_node else None
     runner_ups = []
     for o in sz.runner_ups:
-        alt = ServiceBill(GpuPricing(o.instance, o.replicas_per_node), bill.cpu_instance, bill.cpu_load) if bill else None
+        alt = ServiceBill(GpuPricing(o.instance, o.replicas_per_node), bill.cpu_instance, bill.cpu_load, bill.storage_hourly) if bill else None
         runner_ups.append(
             RunnerUp(
                 o,

@@ -11,7 +11,9 @@ from typing import Any
 
 from stackdef import ports
 from stackdef.catalog.prices import Instance, PriceCatalog
-from stackdef.cost import CpuLoad, GpuPricing, ServiceBill, replicas_per_node
+from stackdef.catalog.storage import monthly_usd as storage_monthly
+from stackdef.cost import HOURS_PER_MONTH, CpuLoad, GpuPricing, ServiceBill, replicas_per_node
+from stackdef.quantity import parse_bytes
 from stackdef.errors import Issue
 from stackdef.naming import label_value
 from stackdef.resolve.model import CacheVolume, Placement, Sizing
@@ -64,14 +66,19 @@ class ResolveContext:
 
     # -- money ----------------------------------------------------------------
 
-    def bill(self, sizing: Sizing, cpu_load: CpuLoad, gpu: str | None) -> ServiceBill | None:
-        """A bill, or None when a part of it has no price (unknown, never silently $0)."""
+    def bill(self, sizing: Sizing, cpu_load: CpuLoad, gpu: str | None, volumes: tuple[CacheVolume | None, ...] = ()) -> ServiceBill | None:
+        """A bill, or None when a part of it has no price (unknown, never silently $0).
+
+        ``volumes``: the persistent volumes billed with it (an unpriced one is a warning, from
+        :meth:`volume`, and left out).
+        """
         if self.target.local:
             return ServiceBill(None, None, cpu_load)  # a local cluster costs nothing
         if self.pricing is None or self.cpu_instance is None or (gpu is not None and sizing.instance is None):
             return None
         gpu_pricing = GpuPricing(sizing.instance, sizing.replicas_per_node or 1) if sizing.instance else None
-        return ServiceBill(gpu_pricing, self.cpu_instance, cpu_load)
+        storage = sum(v.monthly_usd or 0.0 for v in volumes if v is not None) / HOURS_PER_MONTH
+        return ServiceBill(gpu_pricing, self.cpu_instance, cpu_load, storage)
 
     # -- placement ------------------------------------------------------------
 
@@ -141,7 +148,25 @@ class ResolveContext:
                     "use ReadWriteMany (the target's default) or max_replicas 1",
                 )
             )
-        return CacheVolume(size, mode, klass, read)  # type: ignore[arg-type]
+        return CacheVolume(size, mode, klass, read, self._volume_price(path, noun, klass, size))  # type: ignore[arg-type]
+
+    def _volume_price(self, path: str, noun: str, klass: str | None, size: str) -> float | None:
+        if self.target.local:
+            return 0.0
+        if self.pricing is None:
+            return None  # nothing is priced here; the bill says so
+        found = storage_monthly(*self.pricing, klass or "", parse_bytes(size) / 2**30) if klass else None
+        if found is None:
+            self.out.warnings.append(
+                Issue(
+                    path,
+                    f"the {noun}'s StorageClass {klass or '(the cluster default)'} has no price for {'/'.join(self.pricing)}, "
+                    "so costs leave it out",
+                    "use the target's default StorageClass, or budget for the volume yourself",
+                )
+            )
+            return None
+        return found[0]
 
     # -- prices ---------------------------------------------------------------
 

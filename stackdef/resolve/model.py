@@ -79,6 +79,8 @@ class CacheVolume:
     storage_class: str | None
     #: Read throughput a pod gets from it (a providers.base.Figure, MiB/s); None: unknown.
     read: Any = None
+    #: What it costs a month (0 on a local target; None: its StorageClass is not priced).
+    monthly_usd: float | None = 0.0
 
 
 @dataclass(frozen=True)
@@ -204,6 +206,8 @@ class ResolvedService:
     cost: CostFigures | None = None
     #: Zero to a first ready replica (a stackdef.coldstart.ColdStart), where the kind estimates it.
     cold_start: Any = None
+    #: Environment layers give the service's pods (e.g. the feature server's address), sorted.
+    env: tuple[tuple[str, str], ...] = ()
     #: The kind's own decided values.
     detail: Any = None
 

@@ -55,6 +55,15 @@ class LLMKind(ServiceKind):
             )
         if svc.source.startswith(_GATED_PREFIXES) and svc.hf_token is None:
             out.append(Issue(f"{path}.hf_token", f"{svc.source} is a gated model and no Hugging Face token is set", "declare a secret and set hf_token"))
+        # Engine arguments that change GPU memory or KV capacity in ways the memory model does not follow.
+        for key in sorted(set(svc.engine.extra) & UNMODELLED_ENGINE_ARGS):
+            out.append(
+                Issue(
+                    f"{path}.engine.extra.{key}",
+                    f"{key} changes GPU memory or the KV cache in ways stackdef's sizing does not model",
+                    "check the KV cache size vLLM logs at start-up against `stackdef cost`",
+                )
+            )
         return out
 
     def secret_refs(self, svc: LLMService) -> Iterable[tuple[str, Any]]:
@@ -82,5 +91,10 @@ class LLMKind(ServiceKind):
     def plan_summary(self, rs: Any) -> str:
         return rs.detail.model
 
+
+#: vLLM engine arguments sizing does not model (see stackdef.memory).
+UNMODELLED_ENGINE_ARGS = frozenset(
+    {"block_size", "kv_cache_memory_bytes", "num_gpu_blocks_override", "cpu_offload_gb", "speculative_config", "compilation_config", "swap_space", "max_num_partial_prefills"}
+)
 
 KIND = LLMKind()

@@ -167,6 +167,7 @@ def cpu_deployment(rst: ResolvedStack, rs: ResolvedService) -> dict[str, Any]:
     )
     if svc.hf_token is not None:
         env.append(secret_env("HF_TOKEN", svc.hf_token))
+    env.extend(env_list(dict(rs.env)))  # what layers give the service
     cache_volume: dict[str, Any]
     if rs.cache is not None:
         cache_volume = {"name": "model-cache", "persistentVolumeClaim": {"claimName": rs.names["model_cache"]}}

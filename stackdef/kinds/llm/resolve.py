@@ -32,11 +32,12 @@ from stackdef.sizing import (
     fit,
     options,
     rank,
+    scheduler_problems,
     split_problems,
     splits,
     worker_share,
 )
-from stackdef.vllm_rules import MARLIN_GROUP_SIZES, Problem, static_problems
+from stackdef.vllm_rules import Problem, static_problems
 from stackdef.vllm_rules import split_problems as vllm_split_problems
 from stackdef.versions import RAY_LLM_IMAGE, VLLM_CPU_IMAGE
 
@@ -107,10 +108,24 @@ def architecture(svc: LLMService) -> ModelArch | None:
 
 
 def vllm_quantization(svc: LLMService) -> str | None:
+    """vLLM's ``quantization`` argument. For AWQ none: vLLM reads the checkpoint and serves it with
+    its Marlin kernels when they fit (awq_marlin.py ``override_quantization_method``), else the plain
+    AWQ kernel; an explicit "awq" would force the plain one, an explicit "awq_marlin" would fail on a
+    checkpoint Marlin cannot take."""
     q = svc.engine.quantization
-    if q == "awq" and svc.checkpoint.group_size in MARLIN_GROUP_SIZES:
-        return "awq_marlin"
-    return q
+    return None if q == "awq" else q
+
+
+def prequantized(svc: LLMService) -> bool:
+    """Whether the checkpoint is stored quantized. AWQ, GPTQ and compressed-tensors always are; fp8
+    and bitsandbytes may be applied as a 16-bit checkpoint loads, which is what a catalog model's own
+    Hugging Face repository is (the catalog holds base models)."""
+    if svc.checkpoint.prequantized is not None:
+        return svc.checkpoint.prequantized
+    if svc.engine.quantization in ("fp8", "bitsandbytes"):
+        base = lookup(svc.source)
+        return base is None  # the base model's own repo: 16-bit weights, quantized at load
+    return True
 
 
 def workload(svc: LLMService, arch: ModelArch) -> Workload:
@@ -126,6 +141,9 @@ def workload(svc: LLMService, arch: ModelArch) -> Workload:
         max_num_batched_tokens=e.max_num_batched_tokens,
         enforce_eager=e.enforce_eager,
         group_size=svc.checkpoint.group_size,
+        chunked_prefill=e.extra.get("enable_chunked_prefill", True) is not False,
+        throughput_mode=e.extra.get("performance_mode") == "throughput",
+        prequantized=prequantized(svc),
     )
 
 
@@ -218,7 +236,7 @@ def plan_gpus(ctx: ResolveContext, i: int, svc: LLMService) -> _Plan | None:
     w = workload(svc, arch)
     if _issues(out, path, static_problems(arch, w.choice, gpu)):
         return None
-    if tensor is not None and _issues(out, path, vllm_split_problems(arch, w.choice, tensor, pipeline or 1)):
+    if tensor is not None and _issues(out, path, vllm_split_problems(arch, w.choice, tensor, pipeline or 1, gpu)):
         return None
     if not instances:
         if gpu is None:
@@ -239,6 +257,8 @@ def plan_gpus(ctx: ResolveContext, i: int, svc: LLMService) -> _Plan | None:
             out.issues.append(Issue(f"{path}.accelerator", f"{arch.name} does not fit: {_why(w, gpu, n, tensor, pipeline)}", fix))
             return None
         tp, pp, mem = found
+        if _issues(out, path, scheduler_problems(w, gpu)):
+            return None
         return _Plan(gpu, n, tp, pp, Sizing(arch=arch, memory=mem), svc.worker.cpu, svc.worker.memory, _limits(mem))
     fitting = options(w, instances, gpu=gpu, gpus_per_replica=gpus, tensor=tensor, pipeline=pipeline)
     if not fitting:
@@ -256,8 +276,10 @@ def plan_gpus(ctx: ResolveContext, i: int, svc: LLMService) -> _Plan | None:
         return None
     ranked = rank(fitting, auto.min_replicas, auto.max_replicas)
     best = ranked[0]
+    if _issues(out, path, scheduler_problems(w, best.instance.gpu)):  # type: ignore[arg-type]
+        return None
     if tensor is None:  # the planner's split: say what vLLM will only warn about
-        _issues(out, path, [p for p in vllm_split_problems(arch, w.choice, best.tensor_parallel, best.pipeline_parallel) if p.warning])
+        _issues(out, path, [p for p in vllm_split_problems(arch, w.choice, best.tensor_parallel, best.pipeline_parallel, best.instance.gpu) if p.warning])
     return _choose(ctx, path, svc, best, ranked, Sizing(arch=arch))
 
 
@@ -318,7 +340,16 @@ def load_warnings(path: str, svc: LLMService, mem: Any) -> list[Issue]:
             )
         )
     target = svc.autoscaling.target_ongoing_requests
-    if target > mem.max_concurrency:
+    if target > mem.engine.max_num_seqs:
+        out.append(
+            Issue(
+                f"{path}.autoscaling.target_ongoing_requests",
+                f"target_ongoing_requests {target:g} is above max_num_seqs {mem.engine.max_num_seqs}: a replica runs at most "
+                f"{mem.engine.max_num_seqs} sequences at once and queues the rest",
+                f"set target_ongoing_requests ≤ {mem.engine.max_num_seqs}, or raise max_num_seqs",
+            )
+        )
+    elif target > mem.max_concurrency:
         out.append(
             Issue(
                 f"{path}.autoscaling.target_ongoing_requests",
@@ -330,13 +361,13 @@ def load_warnings(path: str, svc: LLMService, mem: Any) -> list[Issue]:
     return out
 
 
-def _cold_start(ctx: ResolveContext, arch: ModelArch | None, engine: Engine | None, volume: Any, *, gpu: bool) -> ColdStart | None:
+def _cold_start(ctx: ResolveContext, arch: ModelArch | None, engine: Engine | None, volume: Any, *, gpu: bool, prequantized: bool = True) -> ColdStart | None:
     if engine is None or arch is None:
         return None
     return llm_cold_start(
         node=ctx.target.gpu_node_start if gpu else (),
         image=coldstart.RAY_LLM_IMAGE if gpu else coldstart.VLLM_CPU_IMAGE,
-        weights_bytes=checkpoint_bytes(arch, engine),
+        weights_bytes=checkpoint_bytes(arch, engine, prequantized),
         params=arch.params,
         cache_read=volume.read if volume is not None else None,
         cached=volume is not None,
@@ -351,12 +382,22 @@ def cold_start_warnings(path: str, svc: LLMService, cold: ColdStart) -> list[Iss
         return []
     by = {t.name: t for t in cold.terms}
     at_least = "" if cold.total_s is not None else "at least "
-    remedies = ["keep min_replicas 1", "raise request_timeout_s"]
-    if svc.model_cache is None:
-        remedies.insert(0, "add a model_cache so later starts read a volume instead of downloading")
-    elif (by["weights"].seconds or 0) >= max(t.seconds or 0 for t in cold.terms):
-        remedies.insert(0, "give the model cache a faster StorageClass, the slowest part here")
-    fix = ", ".join(remedies[:-1]) + ", or " + remedies[-1]
+    slowest = max((t for t in cold.terms if t.seconds), key=lambda t: t.seconds or 0)
+    remedy = {
+        "node": "warm GPU capacity (a standby node or a capacity buffer) shortens the node start",
+        "image": "a smaller or pre-pulled image (or lazy pulling: SOCI, GKE image streaming) shortens the pull",
+        "weights": "add a model_cache so later starts read a volume instead of downloading"
+        if svc.model_cache is None
+        else "a faster StorageClass for the model cache shortens the weights",
+        "compile": "enforce_eager skips torch.compile and CUDA graphs (slower serving)",
+        "graphs": "enforce_eager skips torch.compile and CUDA graphs (slower serving)",
+        "engine": "",
+    }[slowest.name]
+    parts = [f"the slowest part is {slowest.name} ({slowest.seconds:.0f} s): {remedy}" if remedy else ""]
+    if svc.model_cache is None and slowest.name != "weights":
+        parts.append("add a model_cache so later starts read a volume instead of downloading")
+    parts.append("keep min_replicas 1, or raise request_timeout_s")
+    fix = "; ".join(p for p in parts if p)
     return [
         Issue(
             f"{path}.autoscaling.min_replicas",
@@ -404,7 +445,7 @@ def _cpu_profile(ctx: ResolveContext, i: int, svc: LLMService) -> ResolvedServic
         workers=None,
         pods=PodSet(per_replica=(PodSize(prof.cpu, prof.memory),)),
         notes=tuple(notes),
-        sizing=Sizing(bill=ctx.bill(Sizing(), PodSet().cpu_load(), None)),
+        sizing=Sizing(bill=ctx.bill(Sizing(), PodSet().cpu_load(), None, (volume,))),
         cache=volume,
         cold_start=cold,
         # The startup probe allows loading_timeout_s once the image is there.
@@ -427,7 +468,12 @@ def resolve_llm(ctx: ResolveContext, i: int, svc: LLMService) -> ResolvedService
     if plan is None:
         return None
     pods = ray_pods(LLM_HEAD, PodSize(plan.worker_cpu, plan.worker_memory), plan.gpus)
-    sizing = replace(plan.sizing, bill=ctx.bill(plan.sizing, pods.cpu_load(), plan.gpu))
+    cache = svc.model_cache
+    volume = ctx.volume(
+        f"services[{i}].model_cache", cache.size, cache.access_mode, cache.storage_class,
+        owner=svc.name, noun="model cache", readers=auto.max_replicas,
+    ) if cache else None
+    sizing = replace(plan.sizing, bill=ctx.bill(plan.sizing, pods.cpu_load(), plan.gpu, (volume,)))
     placement, ray_resources = ctx.gpu_placement(plan.gpu, plan.gpus, pod_size(plan.worker_cpu, plan.worker_memory))
     workers = WorkerGroup(
         name="gpu",
@@ -444,14 +490,9 @@ def resolve_llm(ctx: ResolveContext, i: int, svc: LLMService) -> ResolvedService
         shm="8Gi",
     )
     names = ray_names(svc.name)
-    cache = svc.model_cache
     if plan.sizing.memory is not None:
         ctx.out.warnings.extend(load_warnings(f"services[{i}]", svc, plan.sizing.memory))
-    volume = ctx.volume(
-        f"services[{i}].model_cache", cache.size, cache.access_mode, cache.storage_class,
-        owner=svc.name, noun="model cache", readers=auto.max_replicas,
-    ) if cache else None
-    cold = _cold_start(ctx, plan.sizing.arch, plan.sizing.memory.engine if plan.sizing.memory else None, volume, gpu=True)
+    cold = _cold_start(ctx, plan.sizing.arch, plan.sizing.memory.engine if plan.sizing.memory else None, volume, gpu=True, prequantized=prequantized(svc))
     if cold is not None:
         ctx.out.warnings.extend(cold_start_warnings(f"services[{i}]", svc, cold))
     return ResolvedService(

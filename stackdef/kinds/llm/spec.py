@@ -63,8 +63,8 @@ class EngineArgs(_Base):
     extra: dict[str, Any] = Field(
         default_factory=dict,
         max_length=64,
-        description="Further vLLM engine arguments passed unchanged (snake_case names); "
-        "checked by vLLM's own parser in deep validation.",
+        description="Further vLLM engine arguments passed unchanged (snake_case names). Sizing reads "
+        "enable_chunked_prefill and performance_mode; keys that change GPU memory in other ways are a warning.",
     )
 
     @field_validator("extra")
@@ -133,6 +133,13 @@ class Checkpoint(_Base):
         ge=-1,
         le=4096,
         description="quantization_config.group_size of an AWQ or GPTQ checkpoint (-1: one scale per output channel).",
+    )
+
+    prequantized: bool | None = Field(
+        None,
+        description="Whether the weights are stored quantized. AWQ, GPTQ and compressed-tensors checkpoints are; "
+        "fp8 and bitsandbytes may instead be applied to a 16-bit checkpoint as vLLM loads it (default: so for a "
+        "catalog model's own repository, stored quantized otherwise).",
     )
 
     @field_validator("group_size")
