@@ -9,7 +9,10 @@ CONSTRAINTS := constraints.txt
 # CRD schemas the tests validate custom resources against, vendored in the repo.
 export STACKDEF_CRDS_DIR ?= $(abspath tests/crds)
 
-.PHONY: demo test install install-test bench golden check-crds
+.PHONY: demo test install install-test install-system bench golden check-crds
+# Servers the tests start themselves on loopback ports (Debian packages).
+SYSTEM_PACKAGES := redis-server prometheus-pushgateway
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 # Checked before any install, so a broken checkout fails in a second, not after minutes of pip.
 check-crds:
@@ -24,8 +27,13 @@ install: $(VENV)/bin/python
 demo: install
 	$(VENV)/bin/stackdef plan blueprints/reference
 
-install-test: check-crds $(VENV)/bin/python
-	$(PIP) install -q -c $(CONSTRAINTS) -e ".[test,deploy,ray]"
+install-system:
+	@missing=""; for p in $(SYSTEM_PACKAGES); do command -v $$p >/dev/null || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then echo "installing$$missing (apt)"; \
+	  $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; fi
+
+install-test: check-crds install-system $(VENV)/bin/python
+	$(PIP) install -q -c $(CONSTRAINTS) -e ".[test,deploy,ray,runtime]"
 	bash .ci/setup-vllm-venv.sh > .vllm-venv-python.tmp && tail -n 1 .vllm-venv-python.tmp > .vllm-venv-python && rm -f .vllm-venv-python.tmp
 
 test: check-crds install-test

@@ -15,9 +15,8 @@ from __future__ import annotations
 
 import importlib.util
 import io
-import re
 import os
-import socket
+import re
 import subprocess
 import sys
 import time
@@ -37,9 +36,9 @@ from stackdef.layers.data.checks import fullmatch_pattern, job_document, pandera
 from stackdef.layers.data.spec import Checks, Dataset
 from stackdef.runtime import validate
 from stackdef.runtime.validate import run
+from tests import servers
 
 REPO = Path(__file__).resolve().parents[1]
-PUSHGATEWAY = Path("/usr/bin/prometheus-pushgateway")
 NOW = pd.Timestamp.now(tz="UTC").floor("s")
 
 
@@ -384,37 +383,8 @@ def _samples(text: str, name: str) -> dict[tuple, float]:
 
 @pytest.fixture
 def pushgateway():
-    if not PUSHGATEWAY.is_file():
-        pytest.fail(f"{PUSHGATEWAY} is not installed (apt-get install prometheus-pushgateway; `make test` installs it)", pytrace=False)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    url = f"http://127.0.0.1:{port}"
-    # An empty persistence file keeps metrics in memory (Debian's default writes to /var/lib).
-    proc = subprocess.Popen(
-        [str(PUSHGATEWAY), f"--web.listen-address=127.0.0.1:{port}", "--persistence.file="],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/-/ready", timeout=1) as resp:
-                    if resp.status == 200:
-                        break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail(f"the pushgateway did not start (exit {proc.poll()})")
-                time.sleep(0.05)
+    with servers.pushgateway() as url:
         yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 def test_metrics_pushed_and_last_success_survives_a_failure(tmp_path: Path, pushgateway: str) -> None:

@@ -14,12 +14,8 @@ from __future__ import annotations
 import ast
 import math
 import os
-import secrets
-import shutil
-import socket
 import subprocess
 import sys
-import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -35,9 +31,9 @@ from stackdef.layers.data.feast_repo import (
     repo_files,
 )
 from stackdef.layers.data.spec import Dataset, Entity, FeatureStore
+from tests import servers
 
 VENV_BIN = Path(sys.executable).parent
-REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
 
 # --------------------------------------------------------------------------- spec and data
 
@@ -139,51 +135,11 @@ def _write_data(data_dir: Path, t0: datetime) -> None:
 # --------------------------------------------------------------------------- a real Redis
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[int, str]]:
     """A private redis-server with a random password; stopped by its PID, whatever happens."""
-    if not os.access(REDIS_SERVER, os.X_OK):
-        pytest.fail("redis-server is not installed (apt-get install redis-server; `make test` installs it)", pytrace=False)
-    import redis
-
-    password = "pw-" + secrets.token_urlsafe(18)
-    port = _free_port()
-    workdir = tmp_path_factory.mktemp("redis")
-    log = open(workdir / "redis.log", "wb")
-    proc = subprocess.Popen(
-        [REDIS_SERVER, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-         "--requirepass", password, "--dir", str(workdir)],
-        stdout=log, stderr=subprocess.STDOUT,
-    )
-    try:
-        client = redis.Redis(host="127.0.0.1", port=port, password=password, socket_timeout=1)
-        deadline = time.monotonic() + 15
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"redis-server exited with {proc.returncode}: {(workdir / 'redis.log').read_text()[-2000:]}")
-            try:
-                if client.ping():
-                    break
-            except redis.exceptions.ConnectionError:
-                if time.monotonic() > deadline:
-                    raise RuntimeError("redis-server did not answer PING within 15s") from None
-                time.sleep(0.05)
-        client.close()
-        yield port, password
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=5)
-        log.close()
+    with servers.redis_server(tmp_path_factory.mktemp("redis")) as found:
+        yield found
 
 
 # --------------------------------------------------------------------------- the applied store

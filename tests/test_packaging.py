@@ -45,6 +45,10 @@ def test_wheel_holds_the_data_and_no_top_level_collisions(tmp_path: Path) -> Non
         "stackdef/providers/eks.py",
         "stackdef/blueprints/reference/stack.py",
         "stackdef/blueprints/reference/app/sentiment.py",
+        "stackdef/catalog/data/storage_prices.csv",
+        "stackdef/templates/feast/feature_store.yaml.j2",
+        "stackdef/templates/feast/definitions.py.j2",
+        "stackdef/runtime/validate.py",
     ):
         assert needed in names, needed
 
@@ -67,3 +71,37 @@ def test_every_module_imports_first() -> None:
     with ThreadPoolExecutor(max_workers=4) as pool:
         failed = [r for r in pool.map(first_import, names) if r[1] != 0]
     assert not failed, "\n".join(f"{n}: {err}" for n, _, err in failed)
+
+
+def test_the_runtime_image_recipe_installs_what_its_pods_run(tmp_path: Path) -> None:
+    """The Dockerfile's install step, run here: the wheel with its runtime extra, under the same
+    pins, in an empty venv; then the three programs the data layer's pods start (there is no
+    Docker engine to build the image itself)."""
+    from stackdef.layers.data.resolve import RUNTIME_UID
+
+    dockerfile = (REPO / "Dockerfile").read_text()
+    bases = [line.split()[1] for line in dockerfile.splitlines() if line.startswith("FROM ")]
+    assert bases and all(b == "${PYTHON_IMAGE}" for b in bases)
+    (arg,) = [line for line in dockerfile.splitlines() if line.startswith("ARG PYTHON_IMAGE=")]
+    image = arg.split("=", 1)[1]
+    assert ":" in image and not image.endswith(":latest")
+    assert f"USER {RUNTIME_UID}" in dockerfile and f"--uid {RUNTIME_UID}" in dockerfile
+    assert "-c /tmp/constraints.txt" in dockerfile and "[runtime," in dockerfile
+
+    wheels = tmp_path / "wheels"
+    proc = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(wheels), str(REPO)], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    (wheel,) = wheels.glob("stackdef-*.whl")
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
+    py = venv / "bin" / "python"
+    proc = subprocess.run(
+        [str(py), "-m", "pip", "install", "-q", "-c", str(REPO / "constraints.txt"), f"{wheel}[runtime]"],
+        capture_output=True, text=True, timeout=900,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    for argv in ([str(py), "-m", "stackdef.runtime.validate", "--help"], [str(venv / "bin" / "feast"), "version"]):
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr[-2000:]
+    done = subprocess.run([str(py), "-c", "import pandera, psycopg, prometheus_client, redis, feast; print(feast.__version__)"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and done.stdout.strip() == "0.67.0", done.stderr[-2000:]

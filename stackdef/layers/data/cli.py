@@ -84,7 +84,7 @@ def _print_checks(result: Any, console: Any) -> None:
 
     t = Table(title=f"{result.dataset}: {result.rows or 0:,} rows", title_justify="left")
     for col in ("check", "result", "detail"):
-        t.add_column(col)
+        t.add_column(col, no_wrap=col == "result")
     for c in result.checks:
         t.add_row(c.name, "pass" if c.passed else "FAIL", c.message or "")
     console.print(t)
@@ -118,7 +118,7 @@ def features(
 
         t = Table(title=f"Features of {loaded.stack.name}", title_justify="left")
         for col in ("feature view", "stage", "features", "source", "read by", "to graduate"):
-            t.add_column(col)
+            t.add_column(col, no_wrap=col in ("feature view", "stage"))
         for r in rows:
             nxt = f"{r['next_stage']}: needs {', '.join(r['lacks_for_next'])}" if r["lacks_for_next"] else (f"{r['next_stage']}: ready" if r["next_stage"] else "—")
             t.add_row(r["name"], r["stage"], ", ".join(r["features"]), r["source"], ", ".join(r["feature_services"]) or "—", nxt)
