@@ -9,7 +9,7 @@ CONSTRAINTS := constraints.txt
 # CRD schemas the tests validate custom resources against, vendored in the repo.
 export STACKDEF_CRDS_DIR ?= $(abspath tests/crds)
 
-.PHONY: demo test install install-test install-system bench golden check-crds
+.PHONY: demo test lint install install-test install-system bench golden check-crds
 # Servers the tests start themselves on loopback ports (Debian packages).
 SYSTEM_PACKAGES := redis-server prometheus-pushgateway
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
@@ -36,7 +36,10 @@ install-test: check-crds install-system $(VENV)/bin/python
 	$(PIP) install -q -c $(CONSTRAINTS) -e ".[test,deploy,ray,runtime]"
 	bash .ci/setup-vllm-venv.sh > .vllm-venv-python.tmp && tail -n 1 .vllm-venv-python.tmp > .vllm-venv-python && rm -f .vllm-venv-python.tmp
 
-test: check-crds install-test
+lint: install-test
+	$(VENV)/bin/ruff check -q .
+
+test: check-crds install-test lint
 	STACKDEF_VLLM_PYTHON="$$(cat .vllm-venv-python)" $(VENV)/bin/python -m pytest -q
 
 golden: install-test

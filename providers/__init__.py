@@ -8,13 +8,14 @@ edge's I/O half). Importing this package registers the built-in targets;
 
 from __future__ import annotations
 
-from stackdef import registry
 from stackdef.providers.aks import AksPlan
 from stackdef.providers.cloud import refusing_connector
 from stackdef.providers.eks import EksPlan
 from stackdef.providers.existing import ExistingConnector, ExistingPlan
 from stackdef.providers.gke import GkePlan
 from stackdef.providers.kind import KindConnector, KindPlan
+
+from stackdef import registry
 
 if "kind" not in registry.TARGETS:
     for _plan, _connector in (

@@ -11,10 +11,11 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from pydantic import Field
-
 from stackdef.providers.base import Figure, NodePlacement, StorageClassChoice, StorageDefaults, placement_from_gpu_nodes
 from stackdef.providers.cloud import CloudPlan, _CloudTarget, cloud_features
+
 from stackdef.spec.base import GpuNodes, Toleration
+
 
 class AksTarget(_CloudTarget):
     """Azure AKS. Planned and rendered; cluster creation comes later."""

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from pydantic import Field
+from stackdef.providers.base import CpuPlacement, Features, Refusing, TargetPlan
 
 from stackdef.catalog.gpus import GPU_TYPES
-from stackdef.providers.base import CpuPlacement, Features, Refusing, TargetPlan
 from stackdef.spec.base import DNS1123_LABEL, GpuNodes, _Base
 
 #: Price-catalog cloud of each managed-Kubernetes target.

@@ -7,9 +7,6 @@ from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import Field
-
-from stackdef.catalog.gpus import GPU_TYPES
-from stackdef.errors import UsageError
 from stackdef.providers.base import (
     ClusterConnection,
     CpuPlacement,
@@ -21,6 +18,9 @@ from stackdef.providers.base import (
     placement_from_gpu_nodes,
     registry_images_note,
 )
+
+from stackdef.catalog.gpus import GPU_TYPES
+from stackdef.errors import UsageError
 from stackdef.spec.base import GpuNodes, _Base
 
 #: GPU Feature Discovery (GPU operator) marks GPU nodes with it; CPU pods keep off nodes that carry it.

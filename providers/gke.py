@@ -11,11 +11,12 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from pydantic import Field
-
 from stackdef.providers.base import Figure, NodePlacement, StorageClassChoice, StorageDefaults, placement_from_gpu_nodes
 from stackdef.providers.cloud import CloudPlan, _CloudTarget, cloud_features
+
 from stackdef.catalog.gpus import GPU_TYPES
 from stackdef.spec.base import GpuNodes
+
 
 class GkeTarget(_CloudTarget):
     """Google GKE Standard. Planned and rendered; cluster creation comes later."""

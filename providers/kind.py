@@ -17,8 +17,6 @@ from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import Field, field_validator
-
-from stackdef.errors import UsageError, require_tool
 from stackdef.providers.base import (
     ClusterConnection,
     ClusterNotFound,
@@ -27,6 +25,8 @@ from stackdef.providers.base import (
     StorageDefaults,
     TargetPlan,
 )
+
+from stackdef.errors import UsageError, require_tool
 from stackdef.quantity import parse_quantity
 from stackdef.spec.base import DNS1123_LABEL, _Base, check_image
 from stackdef.versions import KIND_NODE_IMAGE

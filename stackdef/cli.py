@@ -12,7 +12,7 @@ import json
 import os
 import sys
 from collections.abc import Callable
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -30,13 +30,13 @@ app = typer.Typer(
 )
 
 
-class PlanFormat(str, Enum):
+class PlanFormat(StrEnum):
     table = "table"
     json = "json"
     markdown = "markdown"
 
 
-class ValidateFormat(str, Enum):
+class ValidateFormat(StrEnum):
     text = "text"
     json = "json"
 
@@ -223,7 +223,6 @@ def render(
         built = build(spec, prices)
         files = render_files(built.compiled, built.plan)
         kept = write_tree(files, out, stack=built.compiled.resolved.stack.name, force=force)
-        from stackdef.errors import Issue
 
         _warn_lines(built.loaded.source, built.warnings)
         also = f"; kept {len(kept)} file(s) stackdef did not write" if kept else ""

@@ -19,7 +19,6 @@ import difflib
 import functools
 import importlib
 import importlib.util
-import json
 import os
 import re
 import sys

@@ -11,9 +11,8 @@ from pathlib import Path
 
 from stackdef.catalog.prices import PriceCatalog
 from stackdef.compile import CompiledStack, compile_stack
-from stackdef.errors import SpecError
+from stackdef.errors import Issue, SpecError
 from stackdef.loader import LoadedStack, load, read_prices
-from stackdef.errors import Issue
 from stackdef.plan import Plan, build_plan
 from stackdef.resolve import resolve
 

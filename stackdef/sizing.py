@@ -16,11 +16,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from stackdef.catalog.gpus import GPU_TYPES
 from stackdef.catalog.models import ModelArch
 from stackdef.catalog.prices import Instance
 from stackdef.cost import HOURS_PER_MONTH, NODE_RESERVED_CPU, GpuPricing, allocatable_memory_gib, replicas_per_node
 from stackdef.memory import BIG_GPU_DEFAULTS, BIG_GPU_GIB, GPU_DEFAULTS, Engine, Memory, replica_memory
-from stackdef.catalog.gpus import GPU_TYPES
 from stackdef.vllm_rules import EngineChoice, Problem, problems
 
 #: Smallest share of a node a GPU replica's pod may get (CPU threads for the

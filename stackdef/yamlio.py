@@ -6,7 +6,6 @@ from typing import Any
 
 import yaml
 
-
 #: libyaml's emitter when PyYAML has it (an order of magnitude faster; same output for what stackdef writes).
 _BASE = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 

@@ -149,7 +149,7 @@ def mutate_text(text: str, cls: str, rng: random.Random) -> str:
         if rng.random() < 0.25:  # an alias inside the collection it names
             return text + rng.choice(["loop: &l [1, *l]\n", "loop: &l {k: *l}\n", "loop: &l [[[*l]]]\n"])
         bomb = 'a: &a ["x","x","x","x","x","x","x","x","x","x"]\n'
-        for prev, name in zip("abcdef", "bcdefg"):
+        for prev, name in zip("abcdef", "bcdefg", strict=True):
             bomb += f"{name}: &{name} [{','.join([f'*{prev}'] * 10)}]\n"
         return bomb + text
     if cls == "yaml-tag":

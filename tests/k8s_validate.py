@@ -16,9 +16,10 @@ import functools
 import json
 import os
 import re
+from collections.abc import Iterable
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import jsonschema
 import kubernetes_validate.utils as kvu
@@ -166,7 +167,7 @@ def _strict_dir(k8s_version: str) -> str:  # kubernetes-validate's loader raises
     return f"kubernetes-json-schema/v{kvu.major_minor(k8s_version.lstrip('v'))}.0-local-strict/"
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _builtin_registry(k8s_version: str) -> Registry:
     defs = kvu.schema_contents(f"{_strict_dir(k8s_version)}_definitions.json", k8s_version)
     d = defs["$defs"]  # a fresh parse, ours to tighten: upstream a Quantity is any string or number
@@ -178,7 +179,7 @@ def _builtin_registry(k8s_version: str) -> Registry:
     return Resource.from_contents(defs) @ Registry()
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _builtin_validator(api_version: str, kind: str, k8s_version: str) -> Draft202012Validator | None:
     api = re.sub(r"^([^./]*)(?:\.[^/]*)?/", r"\1-", api_version)  # as kubernetes_validate.validate() maps it
     try:
@@ -272,7 +273,7 @@ def _cel_value(instance: Any, schema: Any) -> Any:
     return [_cel_value(v, schema.get("items")) for v in instance] if isinstance(instance, list) else instance
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _cel_program(rule: str):
     import cel  # PyPI common-expression-language (cel-rust bindings); lazily, as it also loads a CLI
 
@@ -354,7 +355,7 @@ def _crd_validator(entry: dict, group: str, kind: str, k8s_version: str) -> Draf
     return _CRValidator(schema, registry=_builtin_registry(k8s_version), format_checker=_FORMATS)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _crd_index_for(path: str) -> CRDIndex:
     return CRDIndex(Path(path))
 

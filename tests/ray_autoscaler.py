@@ -106,21 +106,21 @@ resources and takes priority for CPU/GPU/TPU/memory as well.
 """
 
 from __future__ import annotations
-
 import __future__ as _future
+
 import ast
 import copy
 import json
 import logging
 import types
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Callable
-
-import yaml
+from typing import Any
 
 import ray
+import yaml
 
 # ray.llm logs "Could not import torch/transformers" when imported; expected here.
 _quiet = logging.getLogger("ray.llm._internal.common.utils.import_utils")

@@ -265,7 +265,7 @@ class ServeHarness:
 
     # -- lifecycle ---------------------------------------------------------------
 
-    def __enter__(self) -> "ServeHarness":
+    def __enter__(self) -> ServeHarness:
         self.start()
         return self
 

@@ -12,8 +12,8 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-
 from stackdef.blueprints.reference.stack import stack as reference
+
 from tests.clirun import run
 from tests.util import REPO
 

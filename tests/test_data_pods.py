@@ -5,15 +5,14 @@ the feature server reachable by exactly the services that read it."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
-from pathlib import Path
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import pytest
-
 from stackdef.blueprints.reference.stack import stack as reference
+
 from stackdef.compile import compile_stack
 from stackdef.loader import validate_stack
 from stackdef.resolve import resolve
@@ -84,7 +83,7 @@ def _online(cluster: Any, monkeypatch: pytest.MonkeyPatch) -> list[Any]:
 
 
 def test_apply_then_materialize_then_a_failing_check_blocks_the_next_run(cluster: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    now = datetime.now(timezone.utc).replace(microsecond=0)
+    now = datetime.now(UTC).replace(microsecond=0)
     applied = _run(cluster, "Job", "feast-apply", "apply")
     assert applied.succeeded, applied.output
     assert (cluster["claims"]["feast-registry"] / "registry.db").is_file()

@@ -16,8 +16,8 @@ import pytest
 from google.protobuf import json_format
 from pulumi.runtime import mocks as pmocks
 from pulumi.runtime import rpc
-
 from stackdef.providers.base import ClusterConnection
+
 from stackdef.deploy.components import COMPONENT_TYPE, STACK_TYPE, resource_name
 from stackdef.deploy.program import deploy
 from stackdef.pipeline import build

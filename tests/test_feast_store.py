@@ -16,10 +16,11 @@ import math
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 
@@ -104,7 +105,7 @@ def _write_data(data_dir: Path, t0: datetime) -> None:
         (1002, t0 - 10 * m, t0 - 5 * m, 0.65, 0.82, 9, 3, "braga", True),  # same event, created later: wins
         (1003, t0 - 4 * h, t0 - 4 * h, 0.9, 0.99, 99, 1, "evora", False),  # only event: past the 2h TTL
     ]
-    cols = list(zip(*rows))
+    cols = list(zip(*rows, strict=True))
     drivers = pd.DataFrame(
         {
             "driver_id": np.array(cols[0], dtype="int64"),
@@ -186,7 +187,7 @@ def _finish(proc: subprocess.Popen[str]) -> str:
 def applied(redis_server: tuple[int, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Applied]:
     port, password = redis_server
     root = tmp_path_factory.mktemp("feast")
-    t0 = datetime.now(timezone.utc).replace(microsecond=0)
+    t0 = datetime.now(UTC).replace(microsecond=0)
     data_dir, registry = root / "data", root / "registry" / "registry.db"
     _write_data(data_dir, t0)
     files = repo_files(

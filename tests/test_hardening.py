@@ -90,7 +90,7 @@ def test_deep_nesting(tmp_path: Path) -> None:
 
 def test_aliases_that_expand_without_bound(tmp_path: Path) -> None:
     bomb = 'a: &a ["x","x","x","x","x","x","x","x","x","x"]\n'
-    for prev, name in zip("abcdef", "bcdefg"):
+    for prev, name in zip("abcdef", "bcdefg", strict=True):
         bomb += f"{name}: &{name} [{','.join([f'*{prev}'] * 10)}]\n"
     rejected(tmp_path, bomb, field=None, contains="expands to more than 200,000 values")
     # An alias inside the collection it names is an infinite value: refused, and quickly (it used to hang).

@@ -14,8 +14,8 @@ import pytest
 
 from tests.k8s_validate import (
     CRDS_ENV_VAR,
-    VENDORED_CRDS,
     K8S_VERSION,
+    VENDORED_CRDS,
     CRDBundleError,
     kuberay_runtime_errors,
     load_crd_index,

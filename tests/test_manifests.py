@@ -7,7 +7,6 @@ from typing import Any
 
 import pytest
 
-from stackdef.catalog.gpus import GPU_NAMES
 from stackdef.pipeline import build
 from stackdef.versions import RAY_VERSION
 from tests.k8s_validate import validate_manifests

@@ -5,7 +5,6 @@ handle them with no edit to stackdef, and the core never names a kind, layer or 
 from __future__ import annotations
 
 import ast
-import json
 from pathlib import Path
 from typing import Any
 
@@ -100,11 +99,11 @@ def test_resolve_compile_plan_and_cost_handle_the_plugins(plugged: Any) -> None:
 
 def test_the_pulumi_edge_registers_the_plugins_resources(plugged: Any) -> None:
     import pulumi
+    from stackdef.providers.base import ClusterConnection
 
     from stackdef.deploy.program import deploy
     from stackdef.loader import LoadedStack
     from stackdef.pipeline import Built
-    from stackdef.providers.base import ClusterConnection
     from tests.test_deploy_mocks import Echo, RecordingMonitor
 
     rst = resolve(validate_stack(spec()), prices=plugged)

@@ -16,10 +16,10 @@ from pathlib import Path
 
 import pytest
 import yaml
+from stackdef.providers.base import Features
 
 from stackdef import providers, registry
 from stackdef.errors import MissingToolError, UnsupportedError, UsageError
-from stackdef.providers.base import Features
 from stackdef.spec import ExistingTarget, KindTarget
 from tests.util import BLUEPRINTS, REPO, spec
 

@@ -21,8 +21,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.ray_harness import HarnessError, ServeHarness, http_request, marked_pids
 from stackdef.deep import validate_rayservice, validate_serve_config
+from tests.ray_harness import HarnessError, ServeHarness, http_request, marked_pids
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -13,12 +13,12 @@ import yaml
 from hypothesis import HealthCheck, assume, given, settings
 
 from stackdef.compile import compile_stack
+from stackdef.deep import validate_rayservice, validate_serve_config
 from stackdef.errors import SpecError
 from stackdef.loader import validate_stack
 from stackdef.pipeline import build
 from stackdef.resolve import resolve
 from stackdef.versions import RAY_VERSION
-from stackdef.deep import validate_rayservice, validate_serve_config
 from tests.strategies import valid_stacks
 from tests.util import BLUEPRINTS, spec
 

@@ -11,13 +11,11 @@ All cases go to the checker in ONE subprocess (importing vllm costs ~9 s).
 """
 from __future__ import annotations
 
-
 import pytest
 
 pytestmark = pytest.mark.vllm
 
 from tests.vllm_client import CONFIGS, model_config, run_checker
-
 
 Q05 = "Qwen2.5-0.5B-Instruct"
 Q7 = "Qwen2.5-7B-Instruct"

@@ -49,7 +49,7 @@ def test_kv_blocks_tokens_and_concurrency_match_vllm() -> None:
     built = [_case(i, *row) for i, row in enumerate(GRID)]
     out = run_checker([c for _, c in built], tool=KV_TOOL)
     starts = refusals = 0
-    for (mem, case), row in zip(built, GRID):
+    for (mem, case), row in zip(built, GRID, strict=True):
         r = out["by_id"][case["id"]]
         where = f"{row}: stackdef {mem.blocks} blocks / {mem.problem!r}; vLLM {r}"
         if mem.fits:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from stackdef.blueprints.reference.stack import build
+
 from stackdef.spec import EksTarget
 
 stack = build(EksTarget(type="eks", region="us-east-1"), name="reference")

@@ -16,7 +16,6 @@ from typing import Any
 import yaml
 
 from stackdef import ports
-from stackdef.yamlio import dump_plain
 from stackdef.compile.common import (
     SHM_MOUNT,
     container_security_context,
@@ -33,6 +32,7 @@ from stackdef.compile.network import HTTP_PORT, ns_peer, tcp
 from stackdef.operators.kuberay import AUTOSCALER
 from stackdef.resolve.model import ResolvedService, ResolvedStack, WorkerGroup
 from stackdef.versions import RAY_VERSION
+from stackdef.yamlio import dump_plain
 
 # Probes as KubeRay v1.7.0 injects them when a pod sets none (common/pod.go,
 # utils/constant.go), stated here because stackdef sets its own:

@@ -17,10 +17,10 @@ from pathlib import Path
 from typing import Literal
 
 from stackdef import providers
-from stackdef.providers.base import ClusterNotFound
 from stackdef.errors import UnsupportedError, UsageError, require_tool
 from stackdef.loader import split_file_attr
 from stackdef.pipeline import build
+from stackdef.providers.base import ClusterNotFound
 
 Action = Literal["up", "preview", "destroy"]
 PULUMI_INSTALL = "https://www.pulumi.com/docs/iac/download-install/"

@@ -18,10 +18,10 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from stackdef import providers
-from stackdef.providers.base import ClusterConnection
 from stackdef.deploy.components import StackResource
 from stackdef.errors import SpecError, StackdefError
 from stackdef.pipeline import Built, build
+from stackdef.providers.base import ClusterConnection
 
 
 def secret_values(built: Built) -> dict[str, dict[str, pulumi.Output[str]]]:

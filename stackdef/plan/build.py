@@ -10,7 +10,7 @@ from typing import Any
 
 from stackdef import registry
 from stackdef.compile import CompiledStack
-from stackdef.cost import HOURS_PER_MONTH
+from stackdef.cost import HOURS_PER_MONTH, money
 from stackdef.errors import Issue
 from stackdef.plan.model import (
     ChartResource,
@@ -36,7 +36,6 @@ from stackdef.plan.model import (
     WorkersPlan,
     make,
 )
-from stackdef.cost import money
 from stackdef.resolve import ResolvedService, ResolvedStack
 from stackdef.spec.rules import secret_refs
 from stackdef.versions import API_VERSION

@@ -301,7 +301,7 @@ class Plan(_M):
     def to_view(self) -> dict[str, Any]:
         """The JSON form plus what only the table and Markdown views show (each service's summary)."""
         doc = self.to_json()
-        for entry, s in zip(doc["services"], self.services):
+        for entry, s in zip(doc["services"], self.services, strict=True):
             entry["summary"] = s.summary
         return doc
 

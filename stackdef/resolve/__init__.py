@@ -15,7 +15,6 @@ share), ``budgets`` (caps and cost figures).
 from __future__ import annotations
 
 from dataclasses import replace
-
 from typing import Any
 
 from stackdef import registry

@@ -175,7 +175,7 @@ def apply_budgets(stack: Any, services: list[ResolvedService], basis: CostBasis,
     else:
         for k in sorted(cost.bills, reverse=True):
             rs = result[k]
-            best = largest_within(lambda r: cost.monthly_with(k, r), b.monthly_usd, rs.min_replicas, rs.max_replicas)
+            best = largest_within(lambda r, k=k: cost.monthly_with(k, r), b.monthly_usd, rs.min_replicas, rs.max_replicas)
             best = rs.min_replicas if best is None else best
             if best < rs.max_replicas:
                 bill = cost.bills[k]

@@ -13,9 +13,9 @@ from stackdef import ports
 from stackdef.catalog.prices import Instance, PriceCatalog
 from stackdef.catalog.storage import monthly_usd as storage_monthly
 from stackdef.cost import HOURS_PER_MONTH, CpuLoad, GpuPricing, ServiceBill, replicas_per_node
-from stackdef.quantity import parse_bytes
 from stackdef.errors import Issue
 from stackdef.naming import label_value
+from stackdef.quantity import parse_bytes
 from stackdef.resolve.model import CacheVolume, Placement, Sizing
 
 INSTANCE_TYPE_LABEL = "node.kubernetes.io/instance-type"

@@ -54,7 +54,6 @@ from stackdef.layers.data.checks import (
     JOB_FORMAT,
     METRICS_JOB,
     NOT_NULL,
-    POSTGRES_PASSWORD_ENV,
     PRESENT,
     STRICT,
     UNIQUE,

@@ -41,4 +41,4 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module 'stackdef.spec' has no attribute {name!r}")
 
 
-__all__ = sorted([*_EXPORTS, "Stack"])
+__all__ = sorted([*_EXPORTS, "Stack"])  # noqa: PLE0605 (lazy exports: the names live in _EXPORTS)

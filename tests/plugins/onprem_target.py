@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from pydantic import Field
-
 from stackdef.providers.base import (
     ClusterConnection,
     Features,
@@ -14,6 +13,7 @@ from stackdef.providers.base import (
     StorageDefaults,
     TargetPlan,
 )
+
 from stackdef.spec.base import _Base
 
 

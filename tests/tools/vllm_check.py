@@ -133,6 +133,7 @@ import time
 import traceback
 from typing import Any
 
+
 def _setup_env() -> None:
     defaults = {
         "VLLM_TARGET_DEVICE": "cpu",

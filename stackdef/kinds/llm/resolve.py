@@ -12,15 +12,15 @@ import math
 from dataclasses import dataclass, replace
 from typing import Any
 
-from stackdef.catalog.gpus import GPU_TYPES
 from stackdef import coldstart
+from stackdef.catalog.gpus import GPU_TYPES
 from stackdef.catalog.models import ModelArch, lookup
 from stackdef.coldstart import ColdStart, llm_cold_start
 from stackdef.cost import pod_size
-from stackdef.memory import Engine, checkpoint_bytes
 from stackdef.errors import Issue
 from stackdef.kinds.llm.spec import LLMService, ModelArchitecture
 from stackdef.kinds.ray_common import OPERATORS, ray_names, ray_pods
+from stackdef.memory import Engine, checkpoint_bytes
 from stackdef.naming import k8s_name
 from stackdef.resolve.context import ResolveContext
 from stackdef.resolve.model import PodSet, PodSize, ResolvedService, Sizing, WorkerGroup
@@ -37,9 +37,9 @@ from stackdef.sizing import (
     splits,
     worker_share,
 )
+from stackdef.versions import RAY_LLM_IMAGE, VLLM_CPU_IMAGE
 from stackdef.vllm_rules import Problem, static_problems
 from stackdef.vllm_rules import split_problems as vllm_split_problems
-from stackdef.versions import RAY_LLM_IMAGE, VLLM_CPU_IMAGE
 
 #: LLM heads host the OpenAI ingress on these Ray CPUs, so the endpoint stays
 #: up while GPU workers are at zero (4 CPU / 8 GiB pod: the ingress plus Ray's
@@ -380,7 +380,6 @@ def cold_start_warnings(path: str, svc: LLMService, cold: ColdStart) -> list[Iss
     """Scale-to-zero whose first request would wait longer than the client does."""
     if svc.autoscaling.min_replicas > 0 or cold.known_s <= svc.request_timeout_s:
         return []
-    by = {t.name: t for t in cold.terms}
     at_least = "" if cold.total_s is not None else "at least "
     slowest = max((t for t in cold.terms if t.seconds), key=lambda t: t.seconds or 0)
     remedy = {

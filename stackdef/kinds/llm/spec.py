@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 
 from pydantic import Discriminator, Field, Tag, field_validator, model_validator
 
@@ -207,7 +207,7 @@ def _architecture_kind(value: Any) -> str | None:
 #: A catalog model name or an inline architecture; the value's type picks which, so an error
 #: names only what is wrong with that form.
 ArchitectureRef = Annotated[
-    Union[Annotated[str, Field(max_length=256), Tag("name")], Annotated[ModelArchitecture, Tag("inline")]],
+    Annotated[str, Field(max_length=256), Tag("name")] | Annotated[ModelArchitecture, Tag("inline")],
     Discriminator(
         _architecture_kind,
         custom_error_type="architecture",

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
 from stackdef.spec.base import Autoscaling, Budget, GpuName, Quantity, SecretRef, ServiceName, _Base, check_image, plain_value
+
 
 class ImageCode(_Base):
     """The application code is already inside the container image."""
@@ -37,7 +38,7 @@ class RemoteCode(_Base):
     )
 
 
-CodeSource = Annotated[Union[ImageCode, LocalCode, RemoteCode], Field(discriminator="source")]
+CodeSource = Annotated[ImageCode | LocalCode | RemoteCode, Field(discriminator="source")]
 
 
 class ReplicaResources(_Base):

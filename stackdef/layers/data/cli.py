@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import sys
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +16,7 @@ import typer
 data_app = typer.Typer(help="The data layer: validate a dataset as the cluster's validation job does.", no_args_is_help=True, rich_markup_mode=None)
 
 
-class Format(str, Enum):
+class Format(StrEnum):
     table = "table"
     json = "json"
 

@@ -12,7 +12,7 @@ the obligations grow with it (see :mod:`stackdef.layers.data.rules`).
 from __future__ import annotations
 
 import re
-from typing import Annotated, Literal, Union
+from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
 
@@ -47,7 +47,7 @@ def check_cron(value: str) -> str:
     if not _CRON.fullmatch(value):
         raise ValueError(f"schedule {value[:60]!r} is not a cron expression (write five fields, e.g. '0 * * * *', or '@hourly')")
     if not value.startswith("@"):
-        for field, (lo, hi) in zip(value.split(" "), _CRON_RANGES):
+        for field, (lo, hi) in zip(value.split(" "), _CRON_RANGES, strict=False):
             for n in re.findall(r"(?<![/0-9])[0-9]+", field):
                 if not lo <= int(n) <= hi:
                     raise ValueError(f"schedule {value!r}: {n} is outside {lo}–{hi} in field {field!r}")
@@ -159,7 +159,7 @@ class WarehouseSource(_Base):
 
 
 Source = Annotated[
-    Union[FileSource, ObjectStoreSource, PostgresSource, WarehouseSource],
+    FileSource | ObjectStoreSource | PostgresSource | WarehouseSource,
     Field(discriminator="type", description="Where the rows are."),
 ]
 
@@ -177,7 +177,7 @@ class ColumnCheck(_Base):
     )
     min: float | None = Field(None, description="Smallest value allowed.")
     max: float | None = Field(None, description="Largest value allowed.")
-    allowed: list[Union[str, int, float, bool]] | None = Field(None, min_length=1, max_length=1000, description="The only values allowed.")
+    allowed: list[str | int | float | bool] | None = Field(None, min_length=1, max_length=1000, description="The only values allowed.")
     unique: bool = Field(False, description="Values must not repeat.")
     regex: str | None = Field(None, max_length=512, description="Every value must match this regular expression (strings).")
 
@@ -282,7 +282,7 @@ class ExternalRedis(_Base):
     ssl: bool = Field(True, description="Connect with TLS.")
 
 
-OnlineStore = Annotated[Union[InClusterRedis, ExternalRedis], Field(discriminator="type", description="Feast's online store.")]
+OnlineStore = Annotated[InClusterRedis | ExternalRedis, Field(discriminator="type", description="Feast's online store.")]
 
 
 class FileOfflineStore(_Base):
