@@ -18,6 +18,9 @@ from typing import Any
 
 import typer
 
+#: Columns tables may use when stdout is no terminal and COLUMNS is unset (rich assumes 80).
+PIPE_WIDTH = 200
+
 app = typer.Typer(
     name="stackdef",
     help="Declarative infrastructure-as-code for the ML serving layer. "
@@ -106,14 +109,20 @@ def _run(fn: Callable[[], int | None], *, offline: bool = True) -> None:
 
 
 def _console() -> Any:
-    """A rich Console at the terminal's width that reports a closed pipe like print() does."""
+    """A rich Console at the terminal's width that reports a closed pipe like print() does.
+
+    Piped or in a CI log (no terminal, no COLUMNS), tables get room for their natural width
+    instead of rich's 80 columns, which would fold every cell of a wide plan.
+    """
     from rich.console import Console
 
     class _Console(Console):
         def on_broken_pipe(self) -> None:  # rich would exit 1 here
             raise BrokenPipeError
 
-    return _Console(soft_wrap=False)
+    width = None if sys.stdout.isatty() or os.environ.get("COLUMNS") else PIPE_WIDTH
+    # soft_wrap: plain lines (notes, warnings) stay one line each for grep; tables keep their layout.
+    return _Console(soft_wrap=True, width=width)
 
 
 def _warn_lines(source: str, warnings: Any) -> None:

@@ -19,6 +19,7 @@ import json
 import random
 import shutil
 import time
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -66,6 +67,45 @@ def seeds() -> list[Seed]:
         stack = load(str(p)).stack
         text = yaml.safe_dump(stack.model_dump(mode="json", by_alias=True, exclude_unset=True), sort_keys=False)
         out.append(Seed(p.relative_to(REPO).as_posix(), text, {"app": p.parent / "app"}))
+    return out
+
+
+def spec_models(root: type) -> set[type]:
+    """Every pydantic model reachable from ``root`` through field annotations (unions included)."""
+    from pydantic import BaseModel
+
+    seen: set[type] = set()
+    todo = [root]
+    while todo:
+        cls = todo.pop()
+        if cls in seen:
+            continue
+        seen.add(cls)
+        for f in cls.model_fields.values():
+            stack = [f.annotation]
+            while stack:
+                a = stack.pop()
+                if isinstance(a, type) and issubclass(a, BaseModel):
+                    todo.append(a)
+                stack.extend(typing.get_args(a))
+    return seen
+
+
+def models_in(obj: Any) -> set[type]:
+    """The model classes a validated spec instantiates."""
+    from pydantic import BaseModel
+
+    out: set[type] = set()
+    todo = [obj]
+    while todo:
+        o = todo.pop()
+        if isinstance(o, BaseModel):
+            out.add(type(o))
+            todo.extend(getattr(o, k) for k in type(o).model_fields)
+        elif isinstance(o, list | tuple):
+            todo.extend(o)
+        elif isinstance(o, dict):
+            todo.extend(o.values())
     return out
 
 

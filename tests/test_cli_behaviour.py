@@ -192,5 +192,32 @@ def test_help_keeps_literal_brackets() -> None:
 def test_tables_use_the_terminal_width() -> None:
     narrow = run("plan", BLUEPRINTS["reference-eks"], env={"COLUMNS": "100"})
     wide = run("plan", BLUEPRINTS["reference-eks"], env={"COLUMNS": "220"})
-    assert max(map(len, narrow.stdout.splitlines())) <= 100
-    assert max(map(len, wide.stdout.splitlines())) > 160
+    boxes = lambda out: [line for line in out.splitlines() if line[:1] in "┏┃┡│└"]  # noqa: E731
+    assert max(map(len, boxes(narrow.stdout))) <= 100
+    assert max(map(len, boxes(wide.stdout))) > 160
+    # notes and warnings stay one line each (the terminal wraps them; grep and copy see one line)
+    assert any(line.startswith("warning: services[0]: upgrades use upgradeStrategy NewCluster") and line.endswith(")") for line in narrow.stdout.splitlines())
+
+
+def test_piped_tables_keep_their_natural_width() -> None:
+    # A CI log or `| less` is no terminal: rich would assume 80 columns and fold every cell.
+    env = {k: v for k, v in os.environ.items() if k != "COLUMNS"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "stackdef.cli", "plan", BLUEPRINTS["reference-eks"]], cwd=REPO, capture_output=True, text=True, timeout=120, env=env
+    )
+    assert proc.returncode == 0, proc.stderr
+    rows = [line for line in proc.stdout.splitlines() if line.startswith("│ chat ")]
+    assert rows and "Qwen/Qwen2.5-7B-Instruct" in rows[0], rows  # one row, not folded
+
+
+def test_what_the_cluster_must_provide_is_said_once() -> None:
+    text = run("plan", BLUEPRINTS["reference-eks"], env={"COLUMNS": "250"}).stdout
+    md = run("plan", BLUEPRINTS["reference-eks"], "--format", "markdown").stdout
+    need = "StorageClass named efs-sc (EBS cannot do ReadWriteMany), for data.volume"
+    for out in (text, md):
+        assert out.count("efs-sc") == out.count("(EBS cannot do ReadWriteMany)"), out
+        assert out.count("EBS cannot do ReadWriteMany") == 3, out  # model cache, data volume, registry
+        assert need in out
+    # the JSON keeps every warning for tools
+    doc = yaml.safe_load(run("plan", BLUEPRINTS["reference-eks"], "--format", "json").stdout)
+    assert sum("EBS cannot do ReadWriteMany" in w["problem"] for w in doc["warnings"]) == 3

@@ -140,3 +140,43 @@ def test_plan_shows_the_layer_and_bills_it(tmp_path: Path) -> None:
     assert line["baseline_monthly_usd"] == pytest.approx(round(2.5 / 7 * 0.384 * 730 + 11 * 0.30 + 5 * 0.08, 2), abs=0.01)
     md = run("plan", str(write_spec(tmp_path, d)), "-f", "markdown").stdout
     assert "**Feature views (Feast project reference)**" in md and "| user-stats | production |" in md
+
+
+def _with_credentials(secret: str, keys: list[str]) -> dict[str, Any]:
+    d = copy.deepcopy(BASE)
+    d["secrets"] = [*d["secrets"], {"name": "bucket", "keys": keys}]
+    d["data"]["datasets"][0]["source"] = {"type": "object_store", "uri": "s3://acme-data/reviews.parquet", "credentials": secret}
+    return d
+
+
+def test_credentials_secrets_are_checked_and_listed(tmp_path: Path) -> None:
+    # A credentials Secret is read whole (envFrom): it must be declared, and its keys must be
+    # variable names, or the pods start without them.
+    ok = run("plan", str(write_spec(tmp_path, _with_credentials("bucket", ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"]))), "-f", "json")
+    assert ok.code == 0, ok.stderr
+    secrets = {s["name"]: s for s in json.loads(ok.stdout)["secrets"]}
+    assert secrets["bucket"]["used_by"] == ["data"]
+    typo = run("validate", str(write_spec(tmp_path, _with_credentials("bukcet", ["AWS_ACCESS_KEY_ID"]))))
+    assert typo.code == 1
+    assert "data.datasets[0].source.credentials: secret 'bukcet' is not declared" in typo.stderr and "closest declared: bucket" in typo.stderr
+    dashed = run("validate", str(write_spec(tmp_path, _with_credentials("bucket", ["access-key", "AWS_SECRET_ACCESS_KEY"]))))
+    assert dashed.code == 1
+    assert "data.datasets[0].source.credentials: secret 'bucket' becomes environment variables, but its keys access-key" in dashed.stderr
+
+
+def test_materialization_reads_an_object_store_with_the_datasets_credentials(tmp_path: Path) -> None:
+    from stackdef.pipeline import build
+
+    d = _with_credentials("bucket", ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"])
+    view = d["data"]["feature_store"]["feature_views"][0]
+    d["data"]["datasets"][1]["source"] = {"type": "object_store", "uri": "s3://acme-data/user_stats.parquet", "credentials": "bucket"}
+    objs = build(str(write_spec(tmp_path, d))).compiled.objects()
+    cron = next(o for o in objs if o["kind"] == "CronJob" and o["metadata"]["labels"].get("stackdef.dev/feature-view") == view["name"])
+    pod = cron["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    for c in [*pod["initContainers"], *pod["containers"]]:  # validate-first and feast materialize both read the bucket
+        assert c["envFrom"] == [{"secretRef": {"name": "bucket"}}], c["name"]
+    # a file source needs no credentials
+    (tmp_path / "plain").mkdir()
+    plain = build(str(write_spec(tmp_path / "plain", copy.deepcopy(BASE)))).compiled.objects()
+    cron = next(o for o in plain if o["kind"] == "CronJob" and o["metadata"]["labels"].get("stackdef.dev/feature-view") == view["name"])
+    assert all("envFrom" not in c for c in cron["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"])

@@ -6,13 +6,14 @@ traceback, within 2 s per command, and a failed render leaves its folder as it w
 from __future__ import annotations
 
 import random
+import shutil
 from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.fuzzing import CLASSES, check, make_case, seeds
+from tests.fuzzing import CLASSES, check, make_case, models_in, seeds, spec_models
 
 SEEDS = seeds()
 
@@ -20,6 +21,25 @@ SEEDS = seeds()
 def test_every_shipped_spec_is_a_seed() -> None:
     names = {s.name for s in SEEDS}
     assert {"examples/llama70b-auto-gke.yaml", "blueprints/reference/stack_eks.yaml", "blueprints/reference/stack.py"} <= names
+
+
+def test_the_seeds_use_every_spec_model(tmp_path: Path) -> None:
+    """Mutations only reach what a seed declares: every model of the spec (each union member,
+    each layer's section) must appear in some shipped example or blueprint. A new spec section
+    joins the fuzz harness by getting an example."""
+    from stackdef.loader import load
+    from stackdef.spec.stack import stack_model
+
+    used: set[type] = set()
+    for i, seed in enumerate(SEEDS):
+        folder = tmp_path / str(i)
+        folder.mkdir()
+        (folder / "stack.yaml").write_text(seed.text)
+        for rel, src in seed.beside.items():
+            shutil.copytree(src, folder / rel)
+        used |= models_in(load(str(folder / "stack.yaml")).stack)
+    missing = sorted(c.__qualname__ for c in spec_models(stack_model()) - used)
+    assert missing == [], f"no shipped example or blueprint declares {missing}: add one to examples/"
 
 
 @settings(max_examples=160, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])

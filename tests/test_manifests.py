@@ -10,11 +10,14 @@ import pytest
 from stackdef.pipeline import build
 from stackdef.versions import RAY_VERSION
 from tests.k8s_validate import validate_manifests
-from tests.util import BLUEPRINTS
+from tests.util import BLUEPRINTS, REPO
+
+#: Every shipped spec: the blueprints and each example.
+SHIPPED = {**BLUEPRINTS, **{f"example-{p.stem}": str(p) for p in sorted((REPO / "examples").glob("*.yaml"))}}
 
 
 def objects(name: str) -> list[dict[str, Any]]:
-    return build(BLUEPRINTS[name]).compiled.objects()
+    return build(SHIPPED[name]).compiled.objects()
 
 
 def pod_specs(obj: dict[str, Any]) -> list[dict[str, Any]]:
@@ -28,15 +31,16 @@ def pod_specs(obj: dict[str, Any]) -> list[dict[str, Any]]:
     return []
 
 
-@pytest.mark.parametrize("name", sorted(BLUEPRINTS))
+@pytest.mark.parametrize("name", sorted(SHIPPED))
 def test_manifests_pass_strict_kubernetes_and_crd_validation(name: str) -> None:
     assert validate_manifests(objects(name)) == []
 
 
-@pytest.mark.parametrize("name", sorted(BLUEPRINTS))
+@pytest.mark.parametrize("name", sorted(SHIPPED))
 def test_secure_defaults_on_every_workload(name: str) -> None:
     pods = [(o["kind"], p) for o in objects(name) for p in pod_specs(o)]
-    assert {k for k, _ in pods} >= {"Deployment", "RayService", "StatefulSet", "Job", "CronJob"}
+    if name in BLUEPRINTS:
+        assert {k for k, _ in pods} >= {"Deployment", "RayService", "StatefulSet", "Job", "CronJob"}
     for kind, pod in pods:
         assert pod["securityContext"]["runAsNonRoot"] is True
         assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from stackdef.compile.model import Component
     from stackdef.resolve.context import ResolveContext
     from stackdef.resolve.model import ResolvedService, ResolvedStack
-    from stackdef.spec.base import SecretRef
+    from stackdef.spec.base import SecretRef, WholeSecret
 
 
 class RuleContext:
@@ -51,7 +51,7 @@ class ServiceKind:
         """Legal but probably unintended settings."""
         return []
 
-    def secret_refs(self, svc: Any) -> Iterable[tuple[str, SecretRef]]:
+    def secret_refs(self, svc: Any) -> Iterable[tuple[str, SecretRef | WholeSecret]]:
         """(field path relative to the service, reference) of every Secret the service reads."""
         return ()
 

@@ -44,7 +44,7 @@ class Layer:
         return []
 
     def secret_refs(self, section: Any) -> Iterable[tuple[str, Any]]:
-        """(field path relative to the section, SecretRef) of every Secret the layer reads."""
+        """(field path relative to the section, SecretRef or WholeSecret) of every Secret the layer reads."""
         return ()
 
     def resolve(self, ctx: ResolveContext, section: Any) -> ResolvedLayer | None:
@@ -64,3 +64,16 @@ class Layer:
     def plan_tables(self, section: dict[str, Any]) -> list[tuple[str, tuple[str, ...], list[tuple[str, ...]]]]:
         """(title, columns, rows) the table and Markdown views show for the layer's plan section."""
         return []
+
+    def stages(self, section: dict[str, Any]) -> dict[str, str]:
+        """Lifecycle stage of each of the layer's items by name (``diff`` reports changes), from its plan section."""
+        return {}
+
+    def graph(self, section: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+        """The layer's part of the stack picture, from its plan section: ``{"nodes": [...], "edges": [...]}``.
+
+        A node is ``{id, label, group, shape, component}`` (``shape``: service, store, job or
+        data; ``component``: the compiled component it stands for); an edge is
+        ``{from, to, label}``. Service nodes are ``svc:<name>``.
+        """
+        return {}

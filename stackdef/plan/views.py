@@ -17,7 +17,15 @@ def plan_markdown(plan: dict[str, Any]) -> str:
     from stackdef.templating import render_template
 
     return render_template(
-        "plan.md.j2", plan=plan, gpu=_gpu, usd=_usd, rate=_rate, baseline=baseline, requests_line=requests_line, layer_tables=layer_tables(plan)
+        "plan.md.j2",
+        plan=plan,
+        gpu=_gpu,
+        usd=_usd,
+        rate=_rate,
+        baseline=baseline,
+        requests_line=requests_line,
+        layer_tables=layer_tables(plan),
+        warnings=shown_warnings(plan),
     )
 
 
@@ -71,8 +79,20 @@ def print_plan_table(plan: dict[str, Any], console: Any) -> None:
     for s in plan["services"]:
         for note in s["notes"]:
             console.print(f"[dim]note: {s['name']}: {note}[/dim]")
-    for w in plan["warnings"]:
+    for w in shown_warnings(plan):
         console.print(f"[yellow]warning:[/yellow] {w['path']}: {w['problem']}" + (f" ({w['fix']})" if w["fix"] else ""))
+
+
+_NEEDS = "the cluster must provide "
+
+
+def shown_warnings(plan: dict[str, Any]) -> list[dict[str, Any]]:
+    """The warnings a view prints: those the "cluster must provide" lines already say are left out.
+
+    The JSON keeps them all (``validate`` prints them too, where no such lines exist).
+    """
+    needs = set(plan["cluster_needs"])
+    return [w for w in plan["warnings"] if not (w["problem"].startswith(_NEEDS) and f"{w['problem'][len(_NEEDS):]}, for {w['path']}" in needs)]
 
 
 def _table(title: str, columns: tuple[str, ...], numeric: tuple[str, ...] = ()) -> Any:
@@ -198,4 +218,4 @@ def print_cold_start_table(plan: dict[str, Any], console: Any) -> None:
 def cost_markdown(plan: dict[str, Any]) -> str:
     from stackdef.templating import render_template
 
-    return render_template("cost.md.j2", plan=plan, usd=_usd, rate=_rate, baseline=baseline, requests_line=requests_line)
+    return render_template("cost.md.j2", plan=plan, usd=_usd, rate=_rate, baseline=baseline, requests_line=requests_line, warnings=shown_warnings(plan))

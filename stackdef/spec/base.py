@@ -230,6 +230,17 @@ class SecretRef(_Base):
     key: SecretKey = Field(description="Key inside that Secret.")
 
 
+@dataclass(frozen=True)
+class WholeSecret:
+    """A use of every key of a declared Secret as environment variables (``envFrom``).
+
+    Not a spec model: a field holding a Secret's name yields one from ``secret_refs`` so the
+    reference is checked (declared, keys usable as variable names) and listed in the plan.
+    """
+
+    secret: str
+
+
 # --------------------------------------------------------------------------- #
 # Node placement (targets use these)
 # --------------------------------------------------------------------------- #

@@ -10,16 +10,20 @@ rule returns every violation it finds (not just the first) as
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Callable, Iterator
 from typing import Any
 
 from stackdef import registry
 from stackdef.errors import Issue, some
 from stackdef.kinds.base import RuleContext
-from stackdef.spec.base import SecretRef
+from stackdef.spec.base import SecretRef, WholeSecret
+
+#: What Kubernetes takes as an environment variable name from a Secret's keys (envFrom skips others).
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
-def secret_refs(stack: Any) -> Iterator[tuple[str, str, SecretRef]]:
+def secret_refs(stack: Any) -> Iterator[tuple[str, str, SecretRef | WholeSecret]]:
     """(field path, owner name, reference) of every Secret any service or layer reads."""
     for i, svc in enumerate(stack.services):
         for rel, ref in registry.KINDS.get(svc.type).secret_refs(svc):
@@ -59,7 +63,9 @@ def check_secret_references_resolve(stack: Any) -> list[Issue]:
     declared = {s.name: s.keys for s in stack.secrets}
     issues = []
     for path, _, ref in secret_refs(stack):
-        if ref.secret not in declared:
+        if isinstance(ref, WholeSecret):
+            issues += _whole_secret_problems(path, ref, declared)
+        elif ref.secret not in declared:
             close = difflib.get_close_matches(ref.secret, list(declared), n=3)
             known = ("closest declared: " + ", ".join(close)) if close else (
                 "declared: " + some(sorted(declared)) if declared else "none are declared"
@@ -80,6 +86,23 @@ def check_secret_references_resolve(stack: Any) -> list[Issue]:
                 )
             )
     return issues
+
+
+def _whole_secret_problems(path: str, ref: WholeSecret, declared: dict[str, list[str]]) -> list[Issue]:
+    if ref.secret not in declared:
+        close = difflib.get_close_matches(ref.secret, list(declared), n=3)
+        known = ("closest declared: " + ", ".join(close)) if close else ("declared: " + some(sorted(declared)) if declared else "none are declared")
+        return [Issue(path, f"secret {ref.secret!r} is not declared", f"add it to `secrets` with the keys the pods read; {known}")]
+    bad = [k for k in declared[ref.secret] if not _ENV_NAME.match(k)]
+    if bad:
+        return [
+            Issue(
+                path,
+                f"secret {ref.secret!r} becomes environment variables, but its keys {some(bad)} are not variable names (Kubernetes skips them)",
+                "name its keys with letters, digits and '_' (e.g. AWS_ACCESS_KEY_ID)",
+            )
+        ]
+    return []
 
 
 RULES: tuple[Callable[[Any], list[Issue]], ...] = (

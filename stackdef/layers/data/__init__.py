@@ -9,6 +9,7 @@ from stackdef.errors import Issue
 from stackdef.layers.base import Layer
 from stackdef.layers.data import rules
 from stackdef.layers.data.spec import DataSection
+from stackdef.spec.base import WholeSecret
 
 
 def _checks_count(ds: Any) -> int:
@@ -43,6 +44,8 @@ class DataLayer(Layer):
         for i, ds in enumerate(section.datasets):
             if ds.source.type == "postgres":
                 yield f"datasets[{i}].source.password", ds.source.password
+            elif getattr(ds.source, "credentials", None) is not None:
+                yield f"datasets[{i}].source.credentials", WholeSecret(ds.source.credentials)
         fs = section.feature_store
         if fs is not None and fs.online_store.password is not None:
             yield "feature_store.online_store.password", fs.online_store.password
@@ -137,6 +140,36 @@ class DataLayer(Layer):
                     )
                 )
         return out
+
+    def stages(self, section: dict[str, Any]) -> dict[str, str]:
+        fs = section.get("feature_store")
+        return {f"feature view {v['name']}": v["stage"] for v in fs["feature_views"]} if fs else {}
+
+    def graph(self, section: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+        nodes: list[dict[str, Any]] = []
+        edges: list[dict[str, Any]] = []
+        for d in section["datasets"]:
+            nodes.append({"id": f"ds:{d['name']}", "label": f"{d['name']} ({d['source']})", "group": "data", "shape": "data", "component": "data"})
+            if d["checks"]:
+                job = f"check:{d['name']}"
+                nodes.append({"id": job, "label": f"validate {d['name']} · {d['checks']} checks, on failure {d['on_failure']}", "group": "data", "shape": "job", "component": "data"})
+                edges.append({"from": f"ds:{d['name']}", "to": job, "label": "checked by"})
+        fs = section.get("feature_store")
+        if fs:
+            nodes.append({"id": "feast:online", "label": f"online store ({fs['online_store']})", "group": "features", "shape": "store", "component": "feast-online"})
+            for v in fs["feature_views"]:
+                vid = f"fv:{v['name']}"
+                nodes.append({"id": vid, "label": f"{v['name']} · {v['stage']}", "group": "features", "shape": "data", "component": "feast-registry"})
+                edges.append({"from": f"ds:{v['source']}", "to": vid, "label": "source"})
+                if v["materialize"]:
+                    edges.append({"from": vid, "to": "feast:online", "label": "materialized"})
+            if fs["server"]:
+                nodes.append({"id": "feast:server", "label": "feature server", "group": "features", "shape": "service", "component": "feast-server"})
+                edges.append({"from": "feast:online", "to": "feast:server", "label": ""})
+                for s in fs["feature_services"]:
+                    for consumer in s["consumers"]:
+                        edges.append({"from": "feast:server", "to": f"svc:{consumer}", "label": s["name"]})
+        return {"nodes": nodes, "edges": edges}
 
 
 def feature_row(view: Any, section: DataSection) -> dict[str, Any]:

@@ -400,7 +400,11 @@ def _materializations(rst: ResolvedStack, rl: ResolvedLayer) -> list[dict[str, A
             # Validation first: a failing check stops the pod before the online store sees the rows.
             init = [validate_container(d, datasets[gate], "validate-first")]
             volumes = [*volumes, _checks_volume(d)]
-        container = _container("materialize", d.image, feast_repo.materialize_command(v.name, REPO_MOUNT), d.materialize_pod, env=_feast_env(section), mounts=mounts)
+        # Feast reads the view's source itself (an object store needs the dataset's credentials).
+        _, source_env_from = _source_env(datasets[v.source.dataset])
+        container = _container(
+            "materialize", d.image, feast_repo.materialize_command(v.name, REPO_MOUNT), d.materialize_pod, env=_feast_env(section), mounts=mounts, env_from=source_env_from
+        )
         labels = {**_labels(d, "feast-materialize"), "stackdef.dev/feature-view": v.name}
         out.append(_cronjob(d.names[f"materialize:{v.name}"], rst.namespace, labels, v.materialize.schedule, _pod_spec(rst, rl, [container], volumes, init=init)))
     return out

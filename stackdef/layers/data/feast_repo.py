@@ -254,6 +254,16 @@ def repo_files(
     }
 
 
+#: Shell prologue of every Feast pod: a password the connection string cannot carry (see
+#: :func:`connection_string`) stops the pod with one line instead of a confusing Redis error.
+#: stackdef never sees the value, so this is the first place it can be checked.
+PASSWORD_GUARD = (
+    'case "${REDIS_PASSWORD-}" in *[,\\\'\\"\\\\]*) '
+    'echo "stackdef: the Redis password contains , \' \\" or \\\\, which Feast\'s connection string cannot carry (choose a password without them)" >&2; '
+    "exit 2;; esac; "
+)
+
+
 def apply_command(repo_dir: str = REPO_DIR, *, work_dir: str = WORK_DIR) -> list[str]:
     """``feast apply``, run by the apply Job.
 
@@ -261,7 +271,7 @@ def apply_command(repo_dir: str = REPO_DIR, *, work_dir: str = WORK_DIR) -> list
     symlink into a ``..<timestamp>`` folder, and ``feast apply`` resolves the symlinks and
     derives the module name from that folder, which does not import.
     """
-    script = 'set -eu; rm -rf "$2"; mkdir -p "$2"; cp -L "$1"/*.yaml "$1"/*.py "$2"/; exec feast -c "$2" apply'
+    script = PASSWORD_GUARD + 'set -eu; rm -rf "$2"; mkdir -p "$2"; cp -L "$1"/*.yaml "$1"/*.py "$2"/; exec feast -c "$2" apply'
     return ["sh", "-c", script, "feast-apply", repo_dir, work_dir]
 
 
@@ -272,9 +282,8 @@ def materialize_command(view: str, repo_dir: str = REPO_DIR) -> list[str]:
     time as UTC). Materialization reads only the registry and feature_store.yaml, so it runs
     in the ConfigMap mount directly. The view's name is an argument, never part of the script.
     """
-    script = 'set -eu; exec feast -c "$1" materialize-incremental "$(date -u +%Y-%m-%dT%H:%M:%S)" --views "$2"'
+    script = PASSWORD_GUARD + 'set -eu; exec feast -c "$1" materialize-incremental "$(date -u +%Y-%m-%dT%H:%M:%S)" --views "$2"'
     return ["sh", "-c", script, "feast-materialize", repo_dir, view]
-
 
 
 def serve_command(port: int, repo_dir: str = REPO_DIR) -> list[str]:
@@ -283,5 +292,5 @@ def serve_command(port: int, repo_dir: str = REPO_DIR) -> list[str]:
     It reads only feature_store.yaml and the registry (no definitions module), so like
     materialization it runs in the ConfigMap mount directly.
     """
-    script = 'set -eu; exec feast -c "$1" serve -h 0.0.0.0 -p "$2" --no-access-log'
+    script = PASSWORD_GUARD + 'set -eu; exec feast -c "$1" serve -h 0.0.0.0 -p "$2" --no-access-log'
     return ["sh", "-c", script, "feast-serve", repo_dir, str(port)]
