@@ -10,8 +10,8 @@ CONSTRAINTS := constraints.txt
 export STACKDEF_CRDS_DIR ?= $(abspath tests/crds)
 
 .PHONY: demo test lint install install-test install-system bench golden check-crds
-# Servers the tests start themselves on loopback ports (Debian packages).
-SYSTEM_PACKAGES := redis-server prometheus-pushgateway
+# Servers the tests start themselves on loopback ports, and shellcheck for the example workflow (Debian packages).
+SYSTEM_PACKAGES := redis-server prometheus-pushgateway shellcheck
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 # Checked before any install, so a broken checkout fails in a second, not after minutes of pip.
@@ -35,6 +35,7 @@ install-system:
 install-test: check-crds install-system $(VENV)/bin/python
 	$(PIP) install -q -c $(CONSTRAINTS) -e ".[test,deploy,ray,runtime]"
 	bash .ci/setup-vllm-venv.sh > .vllm-venv-python.tmp && tail -n 1 .vllm-venv-python.tmp > .vllm-venv-python && rm -f .vllm-venv-python.tmp
+	bash .ci/setup-node-tools.sh
 
 lint: install-test
 	$(VENV)/bin/ruff check -q .

@@ -299,6 +299,119 @@ def schema(
     _run(body)
 
 
+class DiffFormat(StrEnum):
+    text = "text"
+    json = "json"
+    markdown = "markdown"
+
+
+@app.command()
+def diff(
+    base: str = typer.Argument(..., help="The base SPEC (or, with --base-ref, the SPEC to compare with its committed version)."),
+    head: str | None = typer.Argument(None, help="The head SPEC (omit with --base-ref)."),
+    base_ref: str | None = typer.Option(
+        None, "--base-ref", help="Compare SPEC with itself at this git ref (read with git archive; the working tree is not touched)."
+    ),
+    format: DiffFormat = typer.Option(DiffFormat.text, "--format", "-f", help="text, json or markdown (a pull-request comment)."),
+    exit_code: bool = typer.Option(False, "--exit-code", help="Exit 1 when something changes, 0 when nothing does (2: error)."),
+    prices: Path | None = _PRICES,
+    pulumi_events: Path | None = typer.Option(
+        None, "--pulumi-events", help="Add Pulumi's own preview: the output of `pulumi preview --json` (a digest or an engine event stream)."
+    ),
+    graph: bool = typer.Option(True, "--graph/--no-graph", help="Embed the Mermaid stack graph in the Markdown."),
+) -> None:
+    """What changes between two versions of a stack: resources (update or replace), cost, budget, GPU fit. Offline.
+
+    Exit codes: 0 (with --exit-code: no change), 1 changes with --exit-code, 2 an error (an invalid
+    spec on either side, a bad ref, a usage error). With -f markdown an invalid spec also prints a
+    Markdown error block, so a workflow can post it.
+    """
+
+    def body() -> int:
+        from stackdef.diff import sources
+        from stackdef.errors import SpecError, UsageError
+
+        if (head is None) == (base_ref is None):
+            raise UsageError("give BASE and HEAD, or one SPEC with --base-ref REF")
+        events = None
+        if pulumi_events is not None:
+            from stackdef.diff.pulumi_events import read_preview
+
+            try:
+                text = pulumi_events.read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError) as exc:
+                raise UsageError(f"{pulumi_events}: cannot read: {getattr(exc, 'strerror', None) or exc}") from None
+            try:
+                events = read_preview(text)
+            except ValueError as exc:
+                raise UsageError(f"{pulumi_events}: {exc}") from None
+        try:
+            if base_ref is not None:
+                old = sources.snapshot_at_ref(base, base_ref, prices)
+                new = sources.head_snapshot(base, prices, with_base_ref=True)
+            else:
+                assert head is not None
+                old = sources.build_snapshot(base, prices)
+                new = sources.build_snapshot(head, prices)
+        except SpecError as exc:
+            for line in exc.lines():
+                _err(line)
+            if format is DiffFormat.markdown:
+                from stackdef.diff.views import error_markdown
+
+                sys.stdout.write(error_markdown(exc.source, exc.lines()))
+            elif format is DiffFormat.json:
+                print(json.dumps({"error": True, "source": exc.source, "errors": [i.to_dict() for i in exc.issues]}, indent=2, allow_nan=False))
+            return 2
+        from stackdef.diff.core import diff_snapshots
+
+        doc = diff_snapshots(old, new)
+        if format is DiffFormat.json:
+            if events is not None:
+                from stackdef.diff.pulumi_events import pulumi_json
+
+                doc["pulumi"] = pulumi_json(events)
+            print(json.dumps(doc, indent=2, ensure_ascii=False, allow_nan=False))
+        elif format is DiffFormat.markdown:
+            from stackdef.diff import views
+            from stackdef.diff.graph import mermaid
+
+            picture = None
+            if graph and (new["exists"] or old["exists"]):
+                picture = mermaid(new["graph"], old["graph"], {r["component"] for r in doc["resources"]})
+            pulumi_md = None
+            if events is not None:
+                from stackdef.diff.pulumi_events import pulumi_markdown
+
+                pulumi_md = pulumi_markdown(events)
+            sys.stdout.write(views.markdown(doc, picture, pulumi_md))
+        else:
+            from stackdef.diff import views
+
+            sys.stdout.write(views.text(doc))
+            if events is not None:
+                from stackdef.diff.pulumi_events import pulumi_markdown
+
+                sys.stdout.write("\n" + pulumi_markdown(events))
+        return 1 if exit_code and doc["changed"] else 0
+
+    _run(body)
+
+
+@app.command()
+def graph(spec: str = _SPEC, prices: Path | None = _PRICES) -> None:
+    """Print the stack as a Mermaid flowchart: services, datasets and checks, the feature store, and their links."""
+
+    def body() -> int:
+        from stackdef.diff.graph import mermaid
+        from stackdef.diff.sources import build_snapshot
+
+        sys.stdout.write(mermaid(build_snapshot(spec, prices)["graph"]))
+        return 0
+
+    _run(body)
+
+
 def _deploy(action: str, spec: str, stack: str, backend: str | None) -> None:
     def body() -> int:
         from stackdef.deploy.automation import run

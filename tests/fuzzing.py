@@ -231,7 +231,7 @@ def _tree(folder: Path) -> dict[str, bytes]:
 
 
 def check(case: Case, work: Path) -> Outcome:
-    """Run the four offline commands on the case; list every broken promise."""
+    """Run the offline commands on the case (diff against its seed too); list every broken promise."""
     work.mkdir(parents=True, exist_ok=True)
     for rel, src in case.seed.beside.items():
         if src.is_dir() and not (work / rel).exists():
@@ -252,7 +252,14 @@ def check(case: Case, work: Path) -> Outcome:
     problems: list[str] = []
     worst = 0
     t0 = time.monotonic()
-    for args in (["validate", str(spec)], ["plan", str(spec), "-f", "json"], ["cost", str(spec), "-f", "json"], ["render", str(spec), "-o", str(out)]):
+    commands = (
+        ["validate", str(spec)],
+        ["plan", str(spec), "-f", "json"],
+        ["cost", str(spec), "-f", "json"],
+        ["render", str(spec), "-o", str(out)],
+        ["diff", str(work / "seed.yaml"), str(spec), "-f", "json"],
+    )
+    for args in commands:
         start = time.monotonic()
         try:
             r = run(*args)
@@ -271,7 +278,7 @@ def check(case: Case, work: Path) -> Outcome:
                 problems.append("render: a failed render changed the output folder")
             if after.get("NOTES.md") != before["NOTES.md"]:
                 problems.append("render: the user's own file was lost")
-        if args[0] in ("plan", "cost") and r.code == 0:
+        if args[0] in ("plan", "cost", "diff") and r.code == 0:
             try:
                 json.loads(r.stdout, parse_constant=lambda c: (_ for _ in ()).throw(ValueError(c)))
             except ValueError as exc:

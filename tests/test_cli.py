@@ -210,7 +210,8 @@ def test_offline_commands_import_neither_pulumi_nor_ray(tmp_path: Path) -> None:
     script = (
         "import sys\n"
         "from stackdef.cli import app\n"
-        "for args in (['validate', sys.argv[1]], ['plan', sys.argv[1], '-f', 'json'], ['render', sys.argv[1], '-o', sys.argv[2]], ['schema']):\n"
+        "for args in (['validate', sys.argv[1]], ['plan', sys.argv[1], '-f', 'json'], ['render', sys.argv[1], '-o', sys.argv[2]], ['schema'],\n"
+        "             ['diff', sys.argv[1], sys.argv[1], '-f', 'markdown'], ['graph', sys.argv[1]]):\n"
         "    try:\n"
         "        app(args)\n"
         "    except SystemExit as e:\n"

@@ -38,7 +38,7 @@ def test_readme_says_how_to_run_stackdef_after_make_demo_and_points_to_examples(
 
 def test_no_user_facing_text_names_paths_outside_the_repo() -> None:
     texts = {"README.md": README}
-    for cmd in (["schema"], ["--help"], *[[c, "--help"] for c in ("validate", "plan", "render", "cost", "up", "preview", "destroy")]):
+    for cmd in (["schema"], ["--help"], *[[c, "--help"] for c in ("validate", "plan", "render", "cost", "diff", "graph", "up", "preview", "destroy")]):
         proc = subprocess.run([sys.executable, "-m", "stackdef.cli", *cmd], cwd=REPO, capture_output=True, text=True, timeout=60)
         texts[" ".join(cmd)] = proc.stdout + proc.stderr
     for path in (REPO / "stackdef" / "templates").glob("*.j2"):

@@ -1,0 +1,416 @@
+"""``stackdef diff``: golden Markdown and JSON for spec pairs, the op rules, the CLI contract.
+
+Each case edits a copy of ``tests/data/diff/base.yaml``; its Markdown and JSON are compared with
+``tests/golden/diff/<case>.{md,json}`` byte for byte (``pytest --update-golden`` rewrites them).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from stackdef.diff import views
+from stackdef.diff.core import diff_snapshots
+from stackdef.diff.fields import FieldChange, compare
+from stackdef.diff.graph import mermaid
+from stackdef.diff.rules import classify
+from stackdef.diff.snapshot import MASK, empty_snapshot
+from stackdef.diff.sources import build_snapshot
+from tests.clirun import run
+from tests.util import REPO
+
+BASE = REPO / "tests" / "data" / "diff" / "base.yaml"
+GOLDEN = REPO / "tests" / "golden" / "diff"
+
+
+def base_data() -> dict[str, Any]:
+    return yaml.safe_load(BASE.read_text(encoding="utf-8"))
+
+
+def _svc(d: dict[str, Any], name: str) -> dict[str, Any]:
+    return next(s for s in d["services"] if s["name"] == name)
+
+
+def add_service(d: dict[str, Any]) -> None:
+    d["services"].append({
+        "type": "model", "name": "summarizer", "import_path": "summarizer.app:app", "deployment": "Summarizer",
+        "image": "rayproject/ray:2.56.0-py311",
+        "code": {"source": "remote", "working_dir": "https://artifacts.example.com/shop/summarizer-0.3.0.zip"},
+        "resources": {"cpu": 2, "memory": "4Gi"}, "autoscaling": {"min_replicas": 1, "max_replicas": 3},
+    })
+
+
+def scale_max(d: dict[str, Any]) -> None:
+    _svc(d, "chat")["autoscaling"]["max_replicas"] = 4
+
+
+def gpu_type(d: dict[str, Any]) -> None:
+    _svc(d, "chat")["accelerator"]["type"] = "A10G"
+
+
+def secret_key(d: dict[str, Any]) -> None:
+    d["secrets"][0]["keys"] = ["HF_TOKEN"]
+    _svc(d, "chat")["hf_token"]["key"] = "HF_TOKEN"
+
+
+def immutable_field(d: dict[str, Any]) -> None:
+    _svc(d, "chat")["model_cache"]["storage_class"] = "fast-efs"
+
+
+def rename_service(d: dict[str, Any]) -> None:
+    _svc(d, "ranker")["name"] = "ranker-v2"
+    d["data"]["feature_store"]["feature_services"][0]["consumers"] = ["ranker-v2"]
+
+
+def graduate_feature(d: dict[str, Any]) -> None:
+    view = d["data"]["feature_store"]["feature_views"][0]
+    view["stage"] = "production"
+    view["freshness_sla"] = "2h"
+
+
+def cap_budget(d: dict[str, Any]) -> None:
+    d["budget"] = {"monthly_usd": 1500, "policy": "cap"}
+
+
+def no_change(d: dict[str, Any]) -> None:
+    pass
+
+
+CASES: dict[str, Callable[[dict[str, Any]], None]] = {
+    "add-service": add_service,
+    "scale-max": scale_max,
+    "gpu-type": gpu_type,
+    "secret-key": secret_key,
+    "immutable-field": immutable_field,
+    "rename-service": rename_service,
+    "graduate-feature": graduate_feature,
+    "cap-budget": cap_budget,
+    "no-change": no_change,
+}
+
+
+def write_spec(folder: Path, name: str, data: dict[str, Any]) -> Path:
+    path = folder / name
+    path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="module")
+def base_snapshot() -> dict[str, Any]:
+    snap = build_snapshot(str(BASE), None)
+    snap["source"] = "base.yaml"
+    return snap
+
+
+def case_doc(case: str, tmp_path: Path, base_snapshot: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    data = base_data()
+    CASES[case](data)
+    head = build_snapshot(str(write_spec(tmp_path, f"{case}.yaml", data)), None)
+    head["source"] = f"{case}.yaml"
+    return diff_snapshots(base_snapshot, head), head
+
+
+def _changed_components(doc: dict[str, Any]) -> set[str]:
+    return {r["component"] for r in doc["resources"]}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_diff_matches_golden(case: str, tmp_path: Path, base_snapshot: dict[str, Any], update_golden: bool) -> None:
+    doc, head = case_doc(case, tmp_path, base_snapshot)
+    md = views.markdown(doc, mermaid(head["graph"], base_snapshot["graph"], _changed_components(doc)))
+    js = json.dumps(doc, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+    if update_golden:
+        GOLDEN.mkdir(parents=True, exist_ok=True)
+        (GOLDEN / f"{case}.md").write_text(md, encoding="utf-8")
+        (GOLDEN / f"{case}.json").write_text(js, encoding="utf-8")
+    assert (GOLDEN / f"{case}.md").is_file(), f"no golden for {case}: run pytest --update-golden"
+    assert md == (GOLDEN / f"{case}.md").read_text(encoding="utf-8"), f"{case}.md differs from golden"
+    assert js == (GOLDEN / f"{case}.json").read_text(encoding="utf-8"), f"{case}.json differs from golden"
+
+
+def _by_name(doc: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:
+    return {(r["kind"], r["name"]): r for r in doc["resources"]}
+
+
+def test_add_service_creates_its_resources_and_costs_more(tmp_path: Path, base_snapshot: dict[str, Any]) -> None:
+    doc, _ = case_doc("add-service", tmp_path, base_snapshot)
+    created = {(r["kind"], r["name"]) for r in doc["resources"] if r["op"] == "create"}
+    assert {("RayService", "summarizer"), ("NetworkPolicy", "summarizer")} <= created
+    assert doc["summary"]["create"] == len(created) and doc["summary"]["delete"] == 0
+    svc = next(s for s in doc["services"] if s["name"] == "summarizer")
+    assert svc["op"] == "create" and svc["replicas"] == {"before": None, "after": {"min": 1, "max": 3}}
+    assert doc["cost"]["delta"]["baseline_monthly_usd"] > 0
+    assert doc["cost"]["delta"]["ceiling_monthly_usd"] >= doc["cost"]["delta"]["baseline_monthly_usd"]
+
+
+def test_scale_max_updates_serve_config_and_warns_that_kuberay_keeps_the_old_bound(tmp_path: Path, base_snapshot: dict[str, Any]) -> None:
+    doc, _ = case_doc("scale-max", tmp_path, base_snapshot)
+    rs = _by_name(doc)[("RayService", "chat")]
+    assert rs["op"] == "update"
+    paths = {f["path"]: (f["before"], f["after"]) for f in rs["fields"]}
+    assert paths["spec.rayClusterConfig.workerGroupSpecs[gpu].maxReplicas"] == (2, 4)
+    assert any("Serve config" in r for r in rs["reasons"])
+    assert any("maxReplicas 2 (not 4)" in p for p in rs["problems"])
+    assert doc["cost"]["delta"]["baseline_monthly_usd"] == 0
+    assert doc["cost"]["delta"]["ceiling_monthly_usd"] > 0
+    assert next(s for s in doc["services"] if s["name"] == "chat")["replicas"]["after"] == {"min": 0, "max": 4}
+
+
+def test_gpu_type_change_replaces_the_ray_cluster(tmp_path: Path, base_snapshot: dict[str, Any]) -> None:
+    doc, _ = case_doc("gpu-type", tmp_path, base_snapshot)
+    rs = _by_name(doc)[("RayService", "chat")]
+    assert rs["op"] == "replace" and "new RayCluster" in rs["reasons"][0]
+    chat = next(s for s in doc["services"] if s["name"] == "chat")
+    assert chat["gpu"] == {"before": "L4×1", "after": "A10G×1"}
+    assert doc["cost"]["delta"]["ceiling_monthly_usd"] != 0
+    assert any("more A10G GPU(s) during the rollout" in w for w in doc["warnings"])
+
+
+def test_secret_key_change_is_masked(tmp_path: Path, base_snapshot: dict[str, Any]) -> None:
+    doc, _ = case_doc("secret-key", tmp_path, base_snapshot)
+    secret = _by_name(doc)[("Secret", "hf-token")]
+    assert secret["op"] == "replace"  # Pulumi replaces a Secret whose data changes
+    assert {(f["path"], f["before"], f["after"]) for f in secret["fields"]} == {
+        ("stringData.HF_TOKEN", None, MASK), ("stringData.token", MASK, None)
+    }
+    # The consumers' references name the new key (a key name is no secret).
+    refs = [f for f in _by_name(doc)[("RayService", "chat")]["fields"] if f["path"].endswith("secretKeyRef.key")]
+    assert refs and all((f["before"], f["after"]) == ("token", "HF_TOKEN") for f in refs)
+
+
+def test_immutable_field_replaces_the_protected_volume_and_warns(tmp_path: Path, base_snapshot: dict[str, Any]) -> None:
+    doc, _ = case_doc("immutable-field", tmp_path, base_snapshot)
+    pvc = _by_name(doc)[("PersistentVolumeClaim", "chat-model-cache")]
+    assert pvc["op"] == "replace" and pvc["protected"]
+    assert pvc["reasons"] == ["a PVC's storage class is immutable"]
+    assert any("PersistentVolumeClaim shop/chat-model-cache is protected and would be replaced" in w for w in doc["warnings"])
+
+
+def test_rename_is_a_delete_and_a_create(tmp_path: Path, base_snapshot: dict[str, Any]) -> None:
+    doc, _ = case_doc("rename-service", tmp_path, base_snapshot)
+    ops = {(r["kind"], r["name"]): r["op"] for r in doc["resources"]}
+    assert ops[("RayService", "ranker")] == "delete" and ops[("RayService", "ranker-v2")] == "create"
+    assert [(s["name"], s["op"]) for s in doc["services"] if s["name"].startswith("ranker")] == [("ranker-v2", "create"), ("ranker", "delete")]
+
+
+def test_graduation_is_listed(tmp_path: Path, base_snapshot: dict[str, Any]) -> None:
+    doc, _ = case_doc("graduate-feature", tmp_path, base_snapshot)
+    assert doc["features"] == [{"layer": "data", "name": "feature view user-clicks", "before": "validated", "after": "production"}]
+
+
+def test_budget_cap_verdict(tmp_path: Path, base_snapshot: dict[str, Any]) -> None:
+    doc, _ = case_doc("cap-budget", tmp_path, base_snapshot)
+    assert doc["budget"]["before"] == {"verdict": "none"}
+    after = doc["budget"]["after"]
+    assert after["verdict"] == "capped" and after["monthly_usd"] == 1500
+    assert after["ceiling_monthly_usd"] <= 1500
+
+
+def test_no_change(tmp_path: Path, base_snapshot: dict[str, Any]) -> None:
+    doc, _ = case_doc("no-change", tmp_path, base_snapshot)
+    assert not doc["changed"] and doc["resources"] == []
+    assert doc["summary"]["same"] == len(base_snapshot["resources"])
+
+
+# --- field comparison and op rules ------------------------------------------------------------
+
+
+def test_named_lists_are_matched_by_name() -> None:
+    a = {"spec": {"containers": [{"name": "a", "image": "x:1"}, {"name": "b", "image": "y:1"}]}}
+    b = {"spec": {"containers": [{"name": "a", "image": "x:1"}, {"name": "b", "image": "y:2"}, {"name": "c", "image": "z:1"}]}}
+    assert compare("Pod", a, b) == [
+        FieldChange("spec.containers[b].image", "y:1", "y:2"),
+        FieldChange("spec.containers[c]", None, {"name": "c", "image": "z:1"}),
+    ]
+
+
+def test_keys_with_dots_are_quoted_and_serve_config_is_compared_as_data() -> None:
+    a = {"r": {"limits": {"nvidia.com/gpu": 1}}, "spec": {"serveConfigV2": "applications:\n- name: x\n  route_prefix: /\n"}}
+    b = {"r": {"limits": {"nvidia.com/gpu": 2}}, "spec": {"serveConfigV2": "applications:\n- name: x\n  route_prefix: /v1\n"}}
+    assert [c.path for c in compare("RayService", a, b)] == ['r.limits["nvidia.com/gpu"]', "spec.serveConfigV2.applications[x].route_prefix"]
+
+
+@pytest.mark.parametrize(
+    ("kind", "path", "before", "after"),
+    [
+        ("Secret", "stringData.password", {"stringData": {"password": "hunter2"}}, {"stringData": {"password": "hunter3"}}),
+        ("Deployment", "spec.env[DB_PASSWORD].value", {"spec": {"env": [{"name": "DB_PASSWORD", "value": "hunter2"}]}}, {"spec": {"env": [{"name": "DB_PASSWORD", "value": "hunter3"}]}}),
+        ("ConfigMap", "data.api_key", {"data": {"api_key": "hunter2"}}, {"data": {"api_key": "hunter3"}}),
+    ],
+)
+def test_secret_values_never_appear(kind: str, path: str, before: dict[str, Any], after: dict[str, Any]) -> None:
+    changes = compare(kind, before, after)
+    assert [(c.path, c.before, c.after) for c in changes] == [(path, MASK, MASK)]
+
+
+def test_a_new_subtree_is_scrubbed_too() -> None:
+    changes = compare("Deployment", {"spec": {}}, {"spec": {"env": [{"name": "API_TOKEN", "value": "s3cr3t"}, {"name": "MODE", "value": "fast"}]}})
+    assert "s3cr3t" not in json.dumps([c.to_json() for c in changes]) and "fast" in json.dumps([c.to_json() for c in changes])
+
+
+@pytest.mark.parametrize(
+    ("api", "kind", "path", "op"),
+    [
+        ("apps/v1", "Deployment", "spec.selector.matchLabels.app", "replace"),
+        ("apps/v1", "Deployment", "spec.template.spec.containers[a].image", "update"),
+        ("apps/v1", "StatefulSet", "spec.volumeClaimTemplates[0].spec.resources.requests.storage", "replace"),
+        ("apps/v1", "StatefulSet", "spec.replicas", "update"),
+        ("batch/v1", "Job", "spec.template.spec.containers[a].args", "replace"),
+        ("batch/v1", "CronJob", "spec.jobTemplate.spec.template.spec.containers[a].args", "update"),
+        ("v1", "PersistentVolumeClaim", "spec.accessModes", "replace"),
+        ("v1", "PersistentVolumeClaim", "spec.resources.requests.storage", "update"),
+        ("v1", "Service", "spec.clusterIP", "replace"),
+        ("v1", "Service", "spec.ports[http].port", "update"),
+        ("v1", "ConfigMap", "data.x", "replace"),
+        ("networking.k8s.io/v1", "NetworkPolicy", "spec.ingress[0]", "update"),
+    ],
+)
+def test_replace_rules(api: str, kind: str, path: str, op: str) -> None:
+    assert classify(api, kind, [FieldChange(path, 1, 2)]).op == op
+
+
+def test_pvc_shrink_is_refused_not_replaced() -> None:
+    v = classify("v1", "PersistentVolumeClaim", [FieldChange("spec.resources.requests.storage", "50Gi", "40Gi")])
+    assert v.op == "update" and v.problems == ("the API server refuses it: a PVC cannot shrink (50Gi → 40Gi)",)
+
+
+def test_rayservice_rules() -> None:
+    head = FieldChange("spec.rayClusterConfig.headGroupSpec.template.spec.containers[ray-head].image", "a", "b")
+    assert classify("ray.io/v1", "RayService", [head]).op == "replace"
+    tol = FieldChange("spec.rayClusterConfig.workerGroupSpecs[gpu].template.spec.tolerations", [], [{"key": "x"}])
+    assert classify("ray.io/v1", "RayService", [tol]).op == "update"
+    add = FieldChange("spec.rayClusterConfig.workerGroupSpecs[big]", None, {"groupName": "big"})
+    before = {"spec": {"rayClusterConfig": {"workerGroupSpecs": [{"groupName": "gpu"}]}}}
+    v = classify("ray.io/v1", "RayService", [add], before)
+    assert v.op == "update" and "adds the new worker group" in v.reasons[0]
+    none = {"spec": {"upgradeStrategy": {"type": "None"}}}
+    v = classify("ray.io/v1", "RayService", [head], none)
+    assert v.op == "update" and "drifts" in v.problems[0]
+
+
+# --- views: escaping and determinism -----------------------------------------------------------
+
+
+def test_markdown_cells_are_escaped() -> None:
+    assert views.md_code("a|b") == "`a\\|b`"
+    assert views.md_code("x`y") == "``x`y``"
+    assert views.md_text("<script>|") == "&lt;script&gt;\\|"
+
+
+def test_same_snapshots_give_the_same_bytes(tmp_path: Path, base_snapshot: dict[str, Any]) -> None:
+    a, _ = case_doc("gpu-type", tmp_path, base_snapshot)
+    b, _ = case_doc("gpu-type", tmp_path, base_snapshot)
+    assert json.dumps(a) == json.dumps(b) and views.markdown(a) == views.markdown(b)
+
+
+def test_new_and_deleted_stacks(base_snapshot: dict[str, Any]) -> None:
+    new = diff_snapshots(empty_snapshot("main:shop.yaml"), base_snapshot)
+    assert new["summary"]["create"] == len(base_snapshot["resources"]) and new["cost"]["before"] == {"baseline_monthly_usd": 0.0, "ceiling_monthly_usd": 0.0}
+    gone = diff_snapshots(base_snapshot, empty_snapshot("shop.yaml"))
+    assert gone["summary"]["delete"] == len(base_snapshot["resources"])
+    assert gone["cost"]["delta"]["baseline_monthly_usd"] == -base_snapshot["plan"]["cost"]["baseline_monthly_usd"]
+    assert "stack deleted" in views.markdown(gone)
+
+
+# --- CLI -----------------------------------------------------------------------------------------
+
+
+def test_cli_exit_codes(tmp_path: Path) -> None:
+    same = run("diff", str(BASE), str(BASE), "--exit-code")
+    assert same.code == 0, same.stderr
+    data = base_data()
+    scale_max(data)
+    head = write_spec(tmp_path, "head.yaml", data)
+    assert run("diff", str(BASE), str(head), "--exit-code").code == 1
+    assert run("diff", str(BASE), str(head)).code == 0
+    data["services"][0]["accelerator"]["type"] = "NOPE"
+    bad = write_spec(tmp_path, "bad.yaml", data)
+    r = run("diff", str(BASE), str(bad), "-f", "markdown", "--exit-code")
+    assert r.code == 2 and "does not build" in r.stdout and "accelerator.type" in r.stderr
+    assert run("diff", str(BASE)).code == 2  # neither HEAD nor --base-ref
+
+
+def test_cli_json_is_the_document(tmp_path: Path) -> None:
+    data = base_data()
+    gpu_type(data)
+    head = write_spec(tmp_path, "head.yaml", data)
+    doc = json.loads(run("diff", str(BASE), str(head), "-f", "json").stdout)
+    assert set(doc) >= {"summary", "resources", "cost", "budget", "services", "features", "warnings"}
+    assert doc["summary"]["replace"] >= 1
+
+
+def _git(cwd: Path, *args: str) -> None:
+    subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True)
+
+
+def test_base_ref_reads_the_commit_without_touching_the_tree(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    _git(repo, "init", "-q", "-b", "main")
+    _git(repo, "config", "user.email", "t@example.com")
+    _git(repo, "config", "user.name", "t")
+    spec = write_spec(repo, "shop.yaml", base_data())
+    _git(repo, "add", ".")
+    _git(repo, "commit", "-q", "-m", "base")
+    data = base_data()
+    scale_max(data)
+    write_spec(repo, "shop.yaml", data)
+    before = spec.read_text()
+    monkeypatch.chdir(repo)
+    r = run("diff", "shop.yaml", "--base-ref", "main", "-f", "json")
+    assert r.code == 0, r.stderr
+    doc = json.loads(r.stdout)
+    assert doc["base"]["source"] == "main:shop.yaml" and doc["summary"]["update"] >= 1
+    assert spec.read_text() == before
+    status = subprocess.run(["git", "status", "--porcelain"], cwd=repo, capture_output=True, text=True).stdout
+    assert status.strip() == "M shop.yaml"
+    # A spec the base does not have is a new stack; a bad ref is an error.
+    write_spec(repo, "new.yaml", base_data())
+    doc = json.loads(run("diff", "new.yaml", "--base-ref", "main", "-f", "json").stdout)
+    assert doc["base"]["exists"] is False and doc["summary"]["same"] == 0 and doc["summary"]["create"] > 0
+    bad = run("diff", "shop.yaml", "--base-ref", "no-such-ref")
+    assert bad.code == 2 and "no-such-ref" in bad.stderr
+
+
+def test_graph_command_prints_mermaid() -> None:
+    r = run("graph", str(BASE))
+    assert r.code == 0 and r.stdout.startswith("flowchart LR\n")
+    assert re.search(r"n_svc_chat\(\"chat \(llm\)", r.stdout)
+    assert "n_feast_server -->|\"ranker-v1\"| n_svc_ranker" in r.stdout
+
+
+def test_graph_marks_added_changed_removed(tmp_path: Path, base_snapshot: dict[str, Any]) -> None:
+    doc, head = case_doc("rename-service", tmp_path, base_snapshot)
+    text = mermaid(head["graph"], base_snapshot["graph"], _changed_components(doc))
+    assert 'n_svc_ranker_v2("ranker-v2' in text and ":::added" in text.split("n_svc_ranker_v2", 1)[1].split("\n", 1)[0]
+    assert ":::removed" in text.split('n_svc_ranker("', 1)[1].split("\n", 1)[0]
+    assert "n_feast_server -.->|\"ranker-v1\"| n_svc_ranker\n" in text and "n_feast_server ==>|\"ranker-v1\"| n_svc_ranker_v2" in text
+
+
+def test_copy_is_not_shared(base_snapshot: dict[str, Any]) -> None:
+    # Diffing never mutates its inputs (the CLI reuses snapshots for the graph).
+    snap = copy.deepcopy(base_snapshot)
+    diff_snapshots(base_snapshot, base_snapshot)
+    assert snap == base_snapshot
+
+
+def test_cli_adds_pulumis_own_preview(tmp_path: Path) -> None:
+    events = REPO / "tests" / "pulumi_samples" / "03-preview-replace-ec2-userdata.events.jsonl"
+    md = run("diff", str(BASE), str(BASE), "-f", "markdown", "--pulumi-events", str(events))
+    assert md.code == 0, md.stderr
+    assert md.stdout.index("### stackdef diff") < md.stdout.index("Pulumi preview")
+    assert "±1" in md.stdout.split("Pulumi preview", 1)[1]
+    doc = json.loads(run("diff", str(BASE), str(BASE), "-f", "json", "--pulumi-events", str(events)).stdout)
+    assert doc["pulumi"]["counts"]["replace"] == 1
+    junk = tmp_path / "junk.json"
+    junk.write_text("{not json")
+    bad = run("diff", str(BASE), str(BASE), "--pulumi-events", str(junk))
+    assert bad.code == 2 and bad.lines[0].startswith(f"stackdef: {junk}:") and len(bad.lines) == 1
