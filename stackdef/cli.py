@@ -16,7 +16,11 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-import typer
+# stackdef's models need no pydantic plugins; looking for them (entry points) costs every run
+# ~10 ms, at the first model this module's imports build (the layers' commands), so set it here.
+os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
+
+import typer  # noqa: E402
 
 #: Columns tables may use when stdout is no terminal and COLUMNS is unset (rich assumes 80).
 PIPE_WIDTH = 200
@@ -463,8 +467,6 @@ _add_layer_commands()
 
 
 def main() -> None:
-    # stackdef's models need no pydantic plugins; looking for them (entry points) costs every run ~5 ms.
-    os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
     try:
         app()
     except SystemExit:
