@@ -151,14 +151,16 @@ def test_add_service_creates_its_resources_and_costs_more(tmp_path: Path, base_s
     assert doc["cost"]["delta"]["ceiling_monthly_usd"] >= doc["cost"]["delta"]["baseline_monthly_usd"]
 
 
-def test_scale_max_updates_serve_config_and_warns_that_kuberay_keeps_the_old_bound(tmp_path: Path, base_snapshot: dict[str, Any]) -> None:
+def test_scale_max_starts_a_new_cluster_so_the_new_bound_applies(tmp_path: Path, base_snapshot: dict[str, Any]) -> None:
+    # KubeRay would keep a running cluster's old maxReplicas; the worker template names the bounds,
+    # so the change is a zero-downtime new RayCluster that has them.
     doc, _ = case_doc("scale-max", tmp_path, base_snapshot)
     rs = _by_name(doc)[("RayService", "chat")]
-    assert rs["op"] == "update"
+    assert rs["op"] == "replace" and "new RayCluster" in rs["reasons"][0] and "worker-replicas" in rs["reasons"][0]
+    assert rs["problems"] == []
     paths = {f["path"]: (f["before"], f["after"]) for f in rs["fields"]}
     assert paths["spec.rayClusterConfig.workerGroupSpecs[gpu].maxReplicas"] == (2, 4)
-    assert any("Serve config" in r for r in rs["reasons"])
-    assert any("maxReplicas 2 (not 4)" in p for p in rs["problems"])
+    assert paths['spec.rayClusterConfig.workerGroupSpecs[gpu].template.metadata.annotations["stackdef.dev/worker-replicas"]'] == ("0-2", "0-4")
     assert doc["cost"]["delta"]["baseline_monthly_usd"] == 0
     assert doc["cost"]["delta"]["ceiling_monthly_usd"] > 0
     assert next(s for s in doc["services"] if s["name"] == "chat")["replicas"]["after"] == {"min": 0, "max": 4}
@@ -287,6 +289,10 @@ def test_rayservice_rules() -> None:
     assert classify("ray.io/v1", "RayService", [head]).op == "replace"
     tol = FieldChange("spec.rayClusterConfig.workerGroupSpecs[gpu].template.spec.tolerations", [], [{"key": "x"}])
     assert classify("ray.io/v1", "RayService", [tol]).op == "update"
+    # Bounds alone (a RayService that does not name them in its template) never reach the cluster.
+    bound = FieldChange("spec.rayClusterConfig.workerGroupSpecs[gpu].maxReplicas", 2, 4)
+    v = classify("ray.io/v1", "RayService", [bound])
+    assert v.op == "update" and "keeps maxReplicas 2 (not 4)" in v.problems[0]
     add = FieldChange("spec.rayClusterConfig.workerGroupSpecs[big]", None, {"groupName": "big"})
     before = {"spec": {"rayClusterConfig": {"workerGroupSpecs": [{"groupName": "gpu"}]}}}
     v = classify("ray.io/v1", "RayService", [add], before)
@@ -368,7 +374,7 @@ def test_base_ref_reads_the_commit_without_touching_the_tree(tmp_path: Path, mon
     r = run("diff", "shop.yaml", "--base-ref", "main", "-f", "json")
     assert r.code == 0, r.stderr
     doc = json.loads(r.stdout)
-    assert doc["base"]["source"] == "main:shop.yaml" and doc["summary"]["update"] >= 1
+    assert doc["base"]["source"] == "main:shop.yaml" and doc["summary"]["replace"] == 1
     assert spec.read_text() == before
     status = subprocess.run(["git", "status", "--porcelain"], cwd=repo, capture_output=True, text=True).stdout
     assert status.strip() == "M shop.yaml"

@@ -22,8 +22,8 @@ from stackdef.diff.fields import FieldChange
 #: (API group, kind) → fields the Pulumi Kubernetes provider (v4.32, ``forceNew`` in
 #: provider/pkg/provider/diff.go) replaces the object for, with why. A change anywhere under
 #: the path counts, adding or removing it too. ConfigMap and Secret data are on the list because
-#: stackdef's provider keeps ``enableConfigMapMutable``/``enableSecretMutable`` off (the default),
-#: so pods that mount them restart onto the new content.
+#: stackdef's provider keeps ``enableConfigMapMutable``/``enableSecretMutable`` off (the default).
+#: With the name unchanged, Pulumi deletes the old object before it creates the new one.
 IMMUTABLE: dict[tuple[str, str], tuple[tuple[str, str], ...]] = {
     ("apps", "Deployment"): (("spec.selector", "a Deployment's selector is immutable"),),
     ("apps", "DaemonSet"): (("spec.selector", "a DaemonSet's selector is immutable"),),
@@ -49,12 +49,12 @@ IMMUTABLE: dict[tuple[str, str], tuple[tuple[str, str], ...]] = {
     ("", "Service"): (("spec.clusterIP", "a Service's clusterIP is immutable"),),
     ("", "Secret"): (
         ("type", "a Secret's type is immutable"),
-        ("data", "Pulumi replaces a Secret whose data changes"),
-        ("stringData", "Pulumi replaces a Secret whose data changes"),
+        ("data", "Pulumi replaces a Secret whose data changes (deleted, then created again under the same name)"),
+        ("stringData", "Pulumi replaces a Secret whose data changes (deleted, then created again under the same name)"),
     ),
     ("", "ConfigMap"): (
-        ("data", "Pulumi replaces a ConfigMap whose data changes (pods that mount it restart onto the new one)"),
-        ("binaryData", "Pulumi replaces a ConfigMap whose data changes (pods that mount it restart onto the new one)"),
+        ("data", "Pulumi replaces a ConfigMap whose data changes (deleted, then created again under the same name)"),
+        ("binaryData", "Pulumi replaces a ConfigMap whose data changes (deleted, then created again under the same name)"),
     ),
     ("storage.k8s.io", "StorageClass"): (
         ("parameters", "a StorageClass's parameters are immutable"),
