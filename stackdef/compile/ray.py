@@ -175,8 +175,9 @@ def worker_group(rs: ResolvedService, wg: WorkerGroup, parts: PodParts) -> dict[
         group["resources"] = dict(sorted(wg.ray_resources.items()))
     md: dict[str, Any] = {"labels": dict(sorted({**rs.labels, "stackdef.dev/ray-node": "worker"}.items()))}
     # KubeRay leaves min/maxReplicas out of its cluster hash and never pushes them to a running
-    # RayCluster, whose autoscaler would keep the old bounds. Naming them in the template makes a
-    # change of bounds a (zero-downtime) new cluster instead of a change that silently does nothing.
+    # RayCluster, whose autoscaler would keep the old bounds (kuberay#2331, by design; #4568, open).
+    # Naming them in the template makes a change of bounds a (zero-downtime) new cluster instead of
+    # a change that silently does nothing.
     md["annotations"] = dict(sorted({**cost_annotations(rs), "stackdef.dev/worker-replicas": f"{wg.min_workers}-{wg.max_workers}"}.items()))
     group["template"] = {"metadata": md, "spec": pod}
     return group
