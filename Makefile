@@ -10,8 +10,8 @@ CONSTRAINTS := constraints.txt
 export STACKDEF_CRDS_DIR ?= $(abspath tests/crds)
 
 .PHONY: demo test lint install install-test install-system bench golden check-crds
-# Servers the tests start themselves on loopback ports, and shellcheck for the example workflow (Debian packages).
-SYSTEM_PACKAGES := redis-server prometheus-pushgateway shellcheck
+# Servers the tests start themselves on loopback ports; shellcheck and jq for the example workflow (Debian packages).
+SYSTEM_PACKAGES := redis-server prometheus-pushgateway shellcheck jq
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 # Checked before any install, so a broken checkout fails in a second, not after minutes of pip.

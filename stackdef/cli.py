@@ -314,7 +314,10 @@ def diff(
     base: str = typer.Argument(..., help="The base SPEC (or, with --base-ref, the SPEC to compare with its committed version)."),
     head: str | None = typer.Argument(None, help="The head SPEC (omit with --base-ref)."),
     base_ref: str | None = typer.Option(
-        None, "--base-ref", help="Compare SPEC with itself at this git ref (read with git archive; the working tree is not touched)."
+        None, "--base-ref", help="Compare SPEC with itself at this git ref (read into a temporary folder; the working tree is not touched)."
+    ),
+    base_path: str | None = typer.Option(
+        None, "--base-path", help="With --base-ref: where the spec was at the ref, when the pull request moved it."
     ),
     format: DiffFormat = typer.Option(DiffFormat.text, "--format", "-f", help="text, json or markdown (a pull-request comment)."),
     exit_code: bool = typer.Option(False, "--exit-code", help="Exit 1 when something changes, 0 when nothing does (2: error)."),
@@ -326,80 +329,100 @@ def diff(
 ) -> None:
     """What changes between two versions of a stack: resources (update or replace), cost, budget, GPU fit. Offline.
 
-    Exit codes: 0 (with --exit-code: no change), 1 changes with --exit-code, 2 an error (an invalid
-    spec on either side, a bad ref, a usage error). With -f markdown an invalid spec also prints a
-    Markdown error block, so a workflow can post it.
+    Exit codes: 0 (with --exit-code: no change), 1 changes with --exit-code, 2 an error (the head
+    spec does not build, a bad ref or path, a usage error). With -f markdown or -f json an error is
+    also printed on stdout (a Markdown block, or {"error": ...}), so a workflow can post it. A base
+    that does not build is shown as a new stack, with its problems.
     """
 
     def body() -> int:
-        from stackdef.diff import sources
         from stackdef.errors import SpecError, UsageError
 
-        if (head is None) == (base_ref is None):
-            raise UsageError("give BASE and HEAD, or one SPEC with --base-ref REF")
-        events = None
-        if pulumi_events is not None:
-            from stackdef.diff.pulumi_events import read_preview
-
-            try:
-                text = pulumi_events.read_text(encoding="utf-8")
-            except (OSError, UnicodeDecodeError) as exc:
-                raise UsageError(f"{pulumi_events}: cannot read: {getattr(exc, 'strerror', None) or exc}") from None
-            try:
-                events = read_preview(text)
-            except ValueError as exc:
-                raise UsageError(f"{pulumi_events}: {exc}") from None
+        source, spec_error = head or base, False
         try:
-            if base_ref is not None:
-                old = sources.snapshot_at_ref(base, base_ref, prices)
-                new = sources.head_snapshot(base, prices, with_base_ref=True)
-            else:
-                assert head is not None
-                old = sources.build_snapshot(base, prices)
-                new = sources.build_snapshot(head, prices)
+            return _diff(base, head, base_ref, base_path, format, exit_code, prices, pulumi_events, graph)
         except SpecError as exc:
-            for line in exc.lines():
-                _err(line)
-            if format is DiffFormat.markdown:
-                from stackdef.diff.views import error_markdown
+            lines, source, spec_error = exc.lines(), exc.source, True
+        except UsageError as exc:
+            lines = [f"stackdef: {exc}"]
+        except Exception as exc:  # a bug: one line, and still the diff's error code
+            lines = [f"stackdef: internal error: {type(exc).__name__}: {exc} (please report this with the specs that caused it)"]
+        for line in lines:
+            _err(line)
+        if format is DiffFormat.markdown:
+            from stackdef.diff.views import error_markdown
 
-                sys.stdout.write(error_markdown(exc.source, exc.lines()))
-            elif format is DiffFormat.json:
-                print(json.dumps({"error": True, "source": exc.source, "errors": [i.to_dict() for i in exc.issues]}, indent=2, allow_nan=False))
-            return 2
-        from stackdef.diff.core import diff_snapshots
-
-        doc = diff_snapshots(old, new)
-        if format is DiffFormat.json:
-            if events is not None:
-                from stackdef.diff.pulumi_events import pulumi_json
-
-                doc["pulumi"] = pulumi_json(events)
-            print(json.dumps(doc, indent=2, ensure_ascii=False, allow_nan=False))
-        elif format is DiffFormat.markdown:
-            from stackdef.diff import views
-            from stackdef.diff.graph import mermaid
-
-            picture = None
-            if graph and (new["exists"] or old["exists"]):
-                picture = mermaid(new["graph"], old["graph"], {r["component"] for r in doc["resources"]})
-            pulumi_md = None
-            if events is not None:
-                from stackdef.diff.pulumi_events import pulumi_markdown
-
-                pulumi_md = pulumi_markdown(events)
-            sys.stdout.write(views.markdown(doc, picture, pulumi_md))
-        else:
-            from stackdef.diff import views
-
-            sys.stdout.write(views.text(doc))
-            if events is not None:
-                from stackdef.diff.pulumi_events import pulumi_markdown
-
-                sys.stdout.write("\n" + pulumi_markdown(events))
-        return 1 if exit_code and doc["changed"] else 0
+            sys.stdout.write(error_markdown(source, lines, spec_error))
+        elif format is DiffFormat.json:
+            print(json.dumps({"error": True, "source": source, "lines": lines}, indent=2, ensure_ascii=False, allow_nan=False))
+        return 2
 
     _run(body)
+
+
+def _diff(
+    base: str, head: str | None, base_ref: str | None, base_path: str | None, format: DiffFormat,
+    exit_code: bool, prices: Path | None, pulumi_events: Path | None, graph: bool,
+) -> int:
+    from stackdef.diff import sources
+    from stackdef.errors import UsageError
+
+    if (head is None) == (base_ref is None):
+        raise UsageError("give BASE and HEAD, or one SPEC with --base-ref REF")
+    if base_path is not None and base_ref is None:
+        raise UsageError("--base-path goes with --base-ref")
+    if base_ref is not None:
+        old = sources.snapshot_at_ref(base, base_ref, prices, base_path)
+        new = sources.head_snapshot(base, prices, with_base_ref=True)
+    else:
+        assert head is not None
+        old = sources.base_snapshot(base, prices)
+        new = sources.build_snapshot(head, prices)
+    events, events_error = None, None
+    if pulumi_events is not None:
+        # Pulumi's part is an extra: when it cannot be read, stackdef's own diff still stands.
+        from stackdef.diff.pulumi_events import read_preview
+
+        try:
+            events = read_preview(pulumi_events.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, ValueError) as exc:
+            events_error = f"{pulumi_events}: {getattr(exc, 'strerror', None) or exc}"
+            _err(f"warning: Pulumi's preview left out: {events_error}")
+    from stackdef.diff.core import diff_snapshots
+
+    doc = diff_snapshots(old, new)
+    if format is DiffFormat.json:
+        if events is not None:
+            from stackdef.diff.pulumi_events import pulumi_json
+
+            doc["pulumi"] = pulumi_json(events)
+        elif events_error is not None:
+            doc["pulumi"] = {"error": events_error}
+        print(json.dumps(doc, indent=2, ensure_ascii=False, allow_nan=False))
+    elif format is DiffFormat.markdown:
+        from stackdef.diff import views
+        from stackdef.diff.graph import mermaid
+
+        picture = None
+        if graph and (new["exists"] or old["exists"]):
+            picture = mermaid(new["graph"], old["graph"], {r["component"] for r in doc["resources"]})
+        pulumi_md = None
+        if events is not None:
+            from stackdef.diff.pulumi_events import pulumi_markdown
+
+            pulumi_md = pulumi_markdown(events)
+        elif events_error is not None:
+            pulumi_md = views.pulumi_error_markdown(events_error)
+        sys.stdout.write(views.markdown(doc, picture, pulumi_md))
+    else:
+        from stackdef.diff import views
+
+        sys.stdout.write(views.text(doc))
+        if events is not None:
+            from stackdef.diff.pulumi_events import pulumi_json
+
+            sys.stdout.write(views.pulumi_text(pulumi_json(events)))
+    return 1 if exit_code and doc["changed"] else 0
 
 
 @app.command()

@@ -144,8 +144,9 @@ def test_price_annotations_carry_the_hourly_price_per_replica() -> None:
     ann = chat["metadata"]["annotations"]
     assert ann["stackdef.dev/usd-per-replica-hour"] == "0.8048"
     assert ann["stackdef.dev/instance-type"] == "g6.xlarge"
+    # Not in the worker template, which KubeRay hashes: a price change must not start a new cluster.
     worker = chat["spec"]["rayClusterConfig"]["workerGroupSpecs"][0]["template"]["metadata"]
-    assert worker["annotations"] == {k: v for k, v in ann.items() if k.startswith("stackdef.dev/")}
+    assert worker["annotations"] == {"stackdef.dev/worker-replicas": "0-4"}
 
 
 def test_user_price_file_overrides_the_catalog(tmp_path) -> None:

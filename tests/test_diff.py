@@ -293,13 +293,21 @@ def test_rayservice_rules() -> None:
     bound = FieldChange("spec.rayClusterConfig.workerGroupSpecs[gpu].maxReplicas", 2, 4)
     v = classify("ray.io/v1", "RayService", [bound])
     assert v.op == "update" and "keeps maxReplicas 2 (not 4)" in v.problems[0]
+    assert "tolerations" in classify("ray.io/v1", "RayService", [tol]).problems[0]
     add = FieldChange("spec.rayClusterConfig.workerGroupSpecs[big]", None, {"groupName": "big"})
-    before = {"spec": {"rayClusterConfig": {"workerGroupSpecs": [{"groupName": "gpu"}]}}}
-    v = classify("ray.io/v1", "RayService", [add], before)
+    def groups(*names: str) -> dict[str, Any]:
+        return {"spec": {"rayClusterConfig": {"workerGroupSpecs": [{"groupName": n} for n in names]}}}
+    v = classify("ray.io/v1", "RayService", [add], groups("gpu"), groups("gpu", "big"))
     assert v.op == "update" and "adds the new worker group" in v.reasons[0]
+    # Inserted before an existing group: KubeRay re-hashes the first N groups, so a new cluster.
+    assert classify("ray.io/v1", "RayService", [add], groups("gpu"), groups("big", "gpu")).op == "replace"
+    first = FieldChange("spec.rayClusterConfig.workerGroupSpecs[gpu]", None, {"groupName": "gpu"})
+    assert classify("ray.io/v1", "RayService", [first], groups(), groups("gpu")).op == "update"
+    # The controller reads the new spec's strategy.
     none = {"spec": {"upgradeStrategy": {"type": "None"}}}
-    v = classify("ray.io/v1", "RayService", [head], none)
+    v = classify("ray.io/v1", "RayService", [head], {}, none)
     assert v.op == "update" and "drifts" in v.problems[0]
+    assert classify("ray.io/v1", "RayService", [head], none, {}).op == "replace"
 
 
 # --- views: escaping and determinism -----------------------------------------------------------
@@ -418,5 +426,134 @@ def test_cli_adds_pulumis_own_preview(tmp_path: Path) -> None:
     assert doc["pulumi"]["counts"]["replace"] == 1
     junk = tmp_path / "junk.json"
     junk.write_text("{not json")
-    bad = run("diff", str(BASE), str(BASE), "--pulumi-events", str(junk))
-    assert bad.code == 2 and bad.lines[0].startswith(f"stackdef: {junk}:") and len(bad.lines) == 1
+    # Pulumi's part is an extra: an unreadable file leaves it out, stackdef's diff stands.
+    bad = run("diff", str(BASE), str(BASE), "-f", "markdown", "--pulumi-events", str(junk))
+    assert bad.code == 0 and "### stackdef diff" in bad.stdout and "Left out:" in bad.stdout
+    assert bad.lines[0].startswith(f"warning: Pulumi's preview left out: {junk}:") and len(bad.lines) == 1
+    doc = json.loads(run("diff", str(BASE), str(BASE), "-f", "json", "--pulumi-events", str(junk)).stdout)
+    assert doc["pulumi"]["error"].startswith(str(junk))
+    text = run("diff", str(BASE), str(BASE), "--pulumi-events", str(events)).stdout
+    assert "pulumi preview: +0 created · ~0 updated · −0 deleted · ±1 replaced" in text
+
+
+def test_budget_verdict_alone_is_a_change(tmp_path: Path) -> None:
+    data = base_data()
+    data["budget"] = {"monthly_usd": 100000, "policy": "warn"}
+    head = write_spec(tmp_path, "head.yaml", data)
+    r = run("diff", str(BASE), str(head), "-f", "json", "--exit-code")
+    doc = json.loads(r.stdout)
+    assert doc["resources"] == [] and doc["budget"]["after"]["verdict"] == "within"
+    assert doc["changed"] and r.code == 1
+
+
+def test_a_spec_on_neither_side_is_an_error_and_errors_print_their_block(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    repo = _repo(tmp_path)
+    monkeypatch.chdir(repo)
+    r = run("diff", "typo.yaml", "--base-ref", "main", "-f", "markdown", "--exit-code")
+    assert r.code == 2 and "no such file in the working tree, nor at main" in r.stderr and "does not build" not in r.stdout
+    assert r.stdout.startswith("### stackdef diff: ") and "no such file" in r.stdout
+    j = run("diff", "shop.yaml", "--base-ref", "nope", "-f", "json")
+    assert j.code == 2 and json.loads(j.stdout)["error"] is True
+
+
+def test_a_base_that_does_not_build_shows_the_head_as_new(tmp_path: Path) -> None:
+    data = base_data()
+    data["services"][0]["accelerator"]["type"] = "NOPE"
+    bad = write_spec(tmp_path, "bad.yaml", data)
+    r = run("diff", str(bad), str(BASE), "-f", "markdown", "--exit-code")
+    assert r.code == 1, r.stderr
+    assert "The base does not build" in r.stdout and "accelerator.type" in r.stdout
+    doc = json.loads(run("diff", str(bad), str(BASE), "-f", "json").stdout)
+    assert doc["base"]["exists"] is False and doc["base"]["errors"] and doc["summary"]["same"] == 0
+
+
+def test_more_credentials_are_masked() -> None:
+    before = {"spec": {"env": [{"name": "OPENAI_KEY", "value": "sk-live-1"}], "pip": ["git+https://ghp_A@github.com/x/y"], "url": "postgres://u:hunter2@db/x"}}
+    after = {"spec": {"env": [{"name": "OPENAI_KEY", "value": "sk-live-2"}], "pip": ["git+https://ghp_B@github.com/x/y"], "url": "postgres://u:hunter3@db/x"}}
+    text = json.dumps([c.to_json() for c in compare("Deployment", before, after)])
+    for secret in ("sk-live", "ghp_", "hunter"):
+        assert secret not in text
+    assert "postgres://(secret)@db/x" in text
+    tol = compare("Pod", {"tolerations": [{"key": "nvidia.com/gpu"}]}, {"tolerations": [{"key": "amd.com/gpu"}]})
+    assert tol[0].after == "amd.com/gpu"  # a toleration's key is no credential
+
+
+def test_a_price_change_does_not_restart_the_gpu_cluster(tmp_path: Path) -> None:
+    prices = tmp_path / "prices.csv"
+    prices.write_text("provider,instance_type,region,vcpu,ram_gib,usd_per_hour,gpu_model,gpu_count\naws,g6.xlarge,us-east-1,4,16,0.5,L4,1\n")
+    doc = json.loads(run("diff", str(BASE), str(BASE), "-f", "json", "--prices", str(prices)).stdout)
+    assert doc["summary"]["update"] == 0  # both sides read the same prices
+    data = base_data()
+    data["pricing"] = {"file": "prices.csv"}
+    head = write_spec(tmp_path, "head.yaml", data)
+    doc = json.loads(run("diff", str(BASE), str(head), "-f", "json").stdout)
+    rs = _by_name(doc)[("RayService", "chat")]
+    assert rs["op"] == "update" and all(f["path"].startswith("metadata.annotations") for f in rs["fields"])
+    assert doc["cost"]["delta"]["ceiling_monthly_usd"] < 0
+
+
+def test_a_label_does_not_replace_the_protected_redis(tmp_path: Path) -> None:
+    data = base_data()
+    data["labels"] = {"team": "search"}
+    doc = json.loads(run("diff", str(BASE), str(write_spec(tmp_path, "head.yaml", data)), "-f", "json").stdout)
+    assert _by_name(doc)[("StatefulSet", "feast-redis")]["op"] == "update"
+    assert not any("protected" in w for w in doc["warnings"])
+
+
+def _repo(tmp_path: Path) -> Path:
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    _git(repo, "init", "-q", "-b", "main")
+    _git(repo, "config", "user.email", "t@example.com")
+    _git(repo, "config", "user.name", "t")
+    write_spec(repo, "shop.yaml", base_data())
+    _git(repo, "add", ".")
+    _git(repo, "commit", "-q", "-m", "base")
+    return repo
+
+
+def test_python_specs_on_each_side_see_their_own_modules(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    repo = _repo(tmp_path)
+    (repo / "helpers.py").write_text("MAX = 2\n")
+    (repo / "spec.py").write_text(
+        "import sys, pathlib, yaml\n"
+        "sys.path.insert(0, str(pathlib.Path(__file__).parent))\n"
+        "from helpers import MAX\n"
+        "data = yaml.safe_load(open('shop.yaml'))\n"  # relative to the working directory, on purpose
+        "data['services'][0]['autoscaling']['max_replicas'] = MAX\n"
+        "stack = data\n"
+    )
+    _git(repo, "add", ".")
+    _git(repo, "commit", "-q", "-m", "python spec")
+    (repo / "helpers.py").write_text("MAX = 4\n")
+    monkeypatch.chdir(repo)
+    r = run("diff", "spec.py", "--base-ref", "main", "-f", "json", "--exit-code")
+    assert r.code == 1, r.stderr
+    doc = json.loads(r.stdout)
+    chat = next(s for s in doc["services"] if s["name"] == "chat")
+    assert chat["replicas"] == {"before": {"min": 0, "max": 2}, "after": {"min": 0, "max": 4}}
+    assert not (repo / "__pycache__").exists() or _git(repo, "status", "--porcelain", "--ignored") == "!! __pycache__/"
+
+
+def test_base_ref_ignores_export_attributes_and_keeps_symlinks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    repo = _repo(tmp_path)
+    (repo / "stacks").mkdir()
+    write_spec(repo / "stacks", "shop.yaml", base_data())
+    (repo / ".gitattributes").write_text("stacks/ export-ignore\n")
+    (repo / "abs-link").symlink_to("/etc/hostname")
+    _git(repo, "add", ".")
+    _git(repo, "commit", "-q", "-m", "attrs")
+    monkeypatch.chdir(repo / "stacks")
+    r = run("diff", "shop.yaml", "--base-ref", "main", "-f", "json", "--exit-code")
+    assert r.code == 0, r.stderr
+    assert json.loads(r.stdout)["base"]["source"] == "main:stacks/shop.yaml"
+
+
+def test_base_path_follows_a_moved_spec(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    repo = _repo(tmp_path)
+    (repo / "prod").mkdir()
+    _git(repo, "mv", "shop.yaml", "prod/shop.yaml")
+    monkeypatch.chdir(repo)
+    moved = json.loads(run("diff", "prod/shop.yaml", "--base-ref", "main", "--base-path", "shop.yaml", "-f", "json").stdout)
+    assert not moved["changed"] and moved["base"]["source"] == "main:shop.yaml"
+    assert json.loads(run("diff", "prod/shop.yaml", "--base-ref", "main", "-f", "json").stdout)["base"]["exists"] is False

@@ -124,4 +124,12 @@ def test_summary_and_cost_agree_with_renders_and_cost_command(pair: tuple[dict[s
         for k in ("baseline_monthly_usd", "ceiling_monthly_usd"):
             x, y = costs[0][k], costs[1][k]
             assert doc["cost"]["delta"][k] == (None if x is None or y is None else money(y - x))
-        assert doc["changed"] == (expect["create"] + expect["delete"] + expect["changed"] > 0 or any(doc["cost"]["delta"].values()))
+        renders_or_cost = expect["create"] + expect["delete"] + expect["changed"] > 0 or any(doc["cost"]["delta"].values())
+        plan_level = (
+            any(x["op"] != "same" for x in doc["services"]) or doc["budget"]["before"] != doc["budget"]["after"]
+            or bool(doc["features"]) or bool(doc["warnings"])
+        )
+        # Changed exactly when the renders, the cost or something the plan shows (replica bounds, budgets) differ.
+        assert doc["changed"] == (renders_or_cost or plan_level)
+        if not doc["changed"]:
+            assert base.plan.to_json()["services"] == head.plan.to_json()["services"]

@@ -15,6 +15,7 @@ import json
 import os
 import re
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -67,7 +68,7 @@ def _git(cwd: Path, *args: str) -> str:
 
 @pytest.fixture()
 def pr_repo(tmp_path: Path) -> tuple[Path, str, Path]:
-    """A repository whose PR edits one stack, adds one, deletes one and touches an unrelated file."""
+    """A repository whose PR edits one stack, adds one, deletes one, moves one, and touches other files."""
     repo = tmp_path / "repo"
     (repo / "stacks").mkdir(parents=True)
     _git(repo, "init", "-q", "-b", "main")
@@ -76,6 +77,8 @@ def pr_repo(tmp_path: Path) -> tuple[Path, str, Path]:
     data = yaml.safe_load(BASE.read_text(encoding="utf-8"))
     (repo / "stacks" / "shop.yaml").write_text(yaml.safe_dump(data, sort_keys=False))
     (repo / "stacks" / "old.yaml").write_text(yaml.safe_dump({**data, "name": "old"}, sort_keys=False))
+    (repo / "stacks" / "café.yaml").write_text(yaml.safe_dump({**data, "name": "cafe"}, sort_keys=False).replace("kind: Stack", 'kind: "Stack"'))
+    (repo / "stacks" / "moved.yaml").write_text(yaml.safe_dump({**data, "name": "moved"}, sort_keys=False))
     (repo / "notes.yaml").write_text("just: data\n")
     _git(repo, "add", ".")
     _git(repo, "commit", "-q", "-m", "base")
@@ -84,6 +87,10 @@ def pr_repo(tmp_path: Path) -> tuple[Path, str, Path]:
     (repo / "stacks" / "shop.yaml").write_text(yaml.safe_dump(data, sort_keys=False))
     (repo / "stacks" / "new.yaml").write_text(yaml.safe_dump({**data, "name": "new"}, sort_keys=False))
     (repo / "stacks" / "old.yaml").unlink()
+    cafe = repo / "stacks" / "café.yaml"
+    cafe.write_text(cafe.read_text().replace("max_replicas: 2", "max_replicas: 3"))
+    (repo / "stacks" / "prod").mkdir()
+    _git(repo, "mv", "stacks/moved.yaml", "stacks/prod/moved.yaml")
     (repo / "notes.yaml").write_text("just: more data\n")
     _git(repo, "add", "-A")
     _git(repo, "commit", "-q", "-m", "head")
@@ -92,44 +99,77 @@ def pr_repo(tmp_path: Path) -> tuple[Path, str, Path]:
     return repo, base_sha, runner
 
 
-def test_workflow_steps_find_the_stacks_and_write_one_comment(pr_repo: tuple[Path, str, Path], tmp_path: Path) -> None:
-    repo, base_sha, runner = pr_repo
-    out = tmp_path / "github_output"
-    env = {"RUNNER_TEMP": str(runner), "GITHUB_OUTPUT": str(out), "BASE_SHA": base_sha, "STACKS": "", "PULUMI_SPEC": "", "PULUMI_EVENTS": ""}
-    found = _run_step("Find the stacks this pull request touches", repo, env)
-    assert found.returncode == 0, found.stderr
-    assert (runner / "stacks.txt").read_text().split() == ["stacks/new.yaml", "stacks/old.yaml", "stacks/shop.yaml"]
-    assert "count=3" in out.read_text()
-
+def _env(runner: Path, out: Path, base_sha: str) -> dict[str, str]:
     bin_dir = Path(os.environ.get("VIRTUAL_ENV", REPO / ".venv")) / "bin"
-    env["PATH"] = f"{bin_dir}{os.pathsep}{os.environ['PATH']}"
-    diff = _run_step("stackdef diff", repo, env)
-    assert diff.returncode == 0, diff.stderr
-    body = (runner / "comment.md").read_text()
-    assert body.startswith("<!-- stackdef-diff -->\n") and body.count("<!-- stackdef-diff -->") == 1
-    assert body.count("### stackdef diff:") == 3
-    assert "new stack" in body and "stack deleted" in body and "0–2 → 0–4" in body
-    assert "failed=0" in out.read_text()
-    assert _git(repo, "status", "--porcelain") == ""  # --base-ref never touched the tree
+    return {"RUNNER_TEMP": str(runner), "GITHUB_OUTPUT": str(out), "BASE_SHA": base_sha, "STACKS": "", "PULUMI_SPEC": "",
+            "PULUMI_EVENTS": "", "MARKER": "<!-- stackdef-diff -->", "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
 
-    # The comment step: a recording `gh` finds the marked comment and updates it (one comment).
+
+def _fake_gh(tmp_path: Path, comments: list[dict[str, Any]]) -> tuple[Path, Path]:
+    """A `gh` that answers the comment list from ``comments`` through the real jq filter, and records calls."""
     calls = tmp_path / "gh-calls.txt"
     fake = tmp_path / "fakebin"
-    fake.mkdir()
+    fake.mkdir(exist_ok=True)
+    listing = tmp_path / "comments.json"
+    listing.write_text(json.dumps(comments))
     (fake / "gh").write_text(
         "#!/usr/bin/env bash\n"
         f'echo "$*" >> {calls}\n'
-        'case "$*" in *--paginate*) [ -n "$EXISTING" ] && echo "$EXISTING" ;; esac\n'
-        "exit 0\n"
+        'if [[ "$*" == *--paginate* ]]; then\n'
+        '  while [ "$1" != --jq ]; do shift; done\n'
+        f'  jq -r "$2" {listing}\n'
+        "fi\n"
     )
     (fake / "gh").chmod(0o755)
-    env.update({"PATH": f"{fake}{os.pathsep}{env['PATH']}", "GH_TOKEN": "x", "PR": "7", "GITHUB_REPOSITORY": "o/r", "EXISTING": "1234"})
-    assert _run_step("Create or update the comment", repo, env).returncode == 0
-    assert "--method PATCH repos/o/r/issues/comments/1234" in calls.read_text()
+    return fake, calls
+
+
+def test_workflow_steps_find_the_stacks_and_write_one_comment(pr_repo: tuple[Path, str, Path], tmp_path: Path) -> None:
+    repo, base_sha, runner = pr_repo
+    out = tmp_path / "github_output"
+    env = _env(runner, out, base_sha)
+    found = _run_step("Find the stacks this pull request touches", repo, env)
+    assert found.returncode == 0, found.stderr
+    rows = [line.split("\t") for line in (runner / "stacks.tsv").read_text(encoding="utf-8").splitlines()]
+    assert rows == [["stacks/café.yaml", ""], ["stacks/new.yaml", ""], ["stacks/old.yaml", ""],
+                    ["stacks/prod/moved.yaml", "stacks/moved.yaml"], ["stacks/shop.yaml", ""]]
+    assert "count=5" in out.read_text()
+
+    diff = _run_step("stackdef diff", repo, env)
+    assert diff.returncode == 0, diff.stderr
+    body = (runner / "comment.md").read_text(encoding="utf-8")
+    assert body.startswith("<!-- stackdef-diff -->\n") and body.count("<!-- stackdef-diff -->") == 1
+    assert body.count("### stackdef diff:") == 5
+    assert "new stack" in body and "stack deleted" in body and "0–2 → 0–4" in body and "0–2 → 0–3" in body
+    (moved,) = [sec for sec in body.split("\n---\n") if "→ `stacks/prod/moved.yaml`" in sec]
+    assert "No change" in moved and ":stacks/moved.yaml` →" in moved  # compared with its old path
+    assert "failed=0" in out.read_text()
+    assert _git(repo, "status", "--porcelain") == ""  # --base-ref never touched the tree
+
+    # The comment step finds this workflow's marked comment (not a look-alike by someone else) and updates it.
+    fake, calls = _fake_gh(tmp_path, [
+        {"id": 1, "user": {"login": "mallory"}, "body": "<!-- stackdef-diff --> gotcha"},
+        {"id": 1234, "user": {"login": "github-actions[bot]"}, "body": "<!-- stackdef-diff -->\nold"},
+    ])
+    env.update({"PATH": f"{fake}{os.pathsep}{env['PATH']}", "GH_TOKEN": "x", "PR": "7", "GITHUB_REPOSITORY": "o/r", "COUNT": "5"})
+    step = "Create or update the comment"
+    assert _run_step(step, repo, env).returncode == 0
+    assert "--method PATCH repos/o/r/issues/comments/1234 -F body=@" in calls.read_text()
     calls.unlink()
-    env["EXISTING"] = ""
-    assert _run_step("Create or update the comment", repo, env).returncode == 0
+    fake, calls = _fake_gh(tmp_path, [{"id": 1, "user": {"login": "mallory"}, "body": "<!-- stackdef-diff --> gotcha"}])
+    assert _run_step(step, repo, env).returncode == 0
     assert "--method POST repos/o/r/issues/7/comments" in calls.read_text()
+    # A later push that touches no stack any more: the old comment says so; with none, nothing is posted.
+    calls.unlink()
+    fake, calls = _fake_gh(tmp_path, [{"id": 99, "user": {"login": "github-actions[bot]"}, "body": "<!-- stackdef-diff -->\nx"}])
+    env["COUNT"] = "0"
+    assert _run_step(step, repo, env).returncode == 0
+    assert "PATCH repos/o/r/issues/comments/99" in calls.read_text()
+    assert "No stack spec is touched" in (runner / "comment.md").read_text()
+    calls.unlink()
+    fake, calls = _fake_gh(tmp_path, [])
+    assert _run_step(step, repo, env).returncode == 0
+    assert "POST" not in calls.read_text() and "PATCH" not in calls.read_text()
 
 
 def test_workflow_reports_a_stack_that_does_not_build(pr_repo: tuple[Path, str, Path], tmp_path: Path) -> None:
@@ -137,13 +177,28 @@ def test_workflow_reports_a_stack_that_does_not_build(pr_repo: tuple[Path, str, 
     spec = repo / "stacks" / "shop.yaml"
     spec.write_text(spec.read_text().replace("type: L4", "type: NOPE"))
     out = tmp_path / "github_output"
-    bin_dir = Path(os.environ.get("VIRTUAL_ENV", REPO / ".venv")) / "bin"
-    env = {"RUNNER_TEMP": str(runner), "GITHUB_OUTPUT": str(out), "BASE_SHA": base_sha, "STACKS": "", "PULUMI_SPEC": "", "PULUMI_EVENTS": "",
-           "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
-    (runner / "stacks.txt").write_text("stacks/shop.yaml\n")
-    assert _run_step("stackdef diff", repo, env).returncode == 0
+    (runner / "stacks.tsv").write_text("stacks/shop.yaml\t\n")
+    assert _run_step("stackdef diff", repo, _env(runner, out, base_sha)).returncode == 0
     assert "does not build" in (runner / "comment.md").read_text()
     assert "failed=1" in out.read_text()
+
+
+def test_workflow_cuts_a_long_comment_at_section_boundaries(tmp_path: Path) -> None:
+    # The step's own trimming script, on comments of real sections (one built here, repeated).
+    script = _steps()["stackdef diff"]["run"].split("<<'PY'\n", 1)[1].split("\nPY\n", 1)[0]
+    doc = subprocess.run([str(Path(os.environ.get("VIRTUAL_ENV", REPO / ".venv")) / "bin" / "stackdef"), "diff", str(BASE), str(BASE), "-f", "markdown"],
+                         capture_output=True, text=True, check=True).stdout
+    assert "Stack graph" in doc
+    for copies, cut in ((60, False), (400, True)):
+        body = tmp_path / "comment.md"
+        body.write_text("<!-- stackdef-diff -->\n" + "".join(doc + "\n---\n\n" for _ in range(copies)), encoding="utf-8")
+        subprocess.run([sys.executable, "-c", script, str(body)], check=True)
+        text = body.read_text(encoding="utf-8")
+        assert len(text) <= 60000 and "Stack graph" not in text and "stack graphs left out" in text
+        assert text.rstrip().endswith("_(cut to fit a comment: the full diff is in this job's log)_") == cut
+        kept = text.split("_(", 1)[0]
+        assert kept.count("<details>") == kept.count("</details>") and kept.count("```") % 2 == 0
+        assert kept.count("### stackdef diff:") == kept.count("\n---\n") == (kept.count("### stackdef diff:") if cut else copies)
 
 
 # --- Mermaid -------------------------------------------------------------------------------------

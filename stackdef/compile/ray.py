@@ -178,7 +178,9 @@ def worker_group(rs: ResolvedService, wg: WorkerGroup, parts: PodParts) -> dict[
     # RayCluster, whose autoscaler would keep the old bounds (kuberay#2331, by design; #4568, open).
     # Naming them in the template makes a change of bounds a (zero-downtime) new cluster instead of
     # a change that silently does nothing.
-    md["annotations"] = dict(sorted({**cost_annotations(rs), "stackdef.dev/worker-replicas": f"{wg.min_workers}-{wg.max_workers}"}.items()))
+    # Prices stay on the RayService's own metadata: in the hashed template a catalog update would
+    # start a new cluster for every GPU service.
+    md["annotations"] = {"stackdef.dev/worker-replicas": f"{wg.min_workers}-{wg.max_workers}"}
     group["template"] = {"metadata": md, "spec": pod}
     return group
 

@@ -34,30 +34,41 @@ def diff_snapshots(base: dict[str, Any], head: dict[str, Any]) -> dict[str, Any]
     services = _services(base, head, resources)
     cost = _cost(base, head)
     features = _stages(base, head)
+    budget = {"before": _budget_verdict(base), "after": _budget_verdict(head)}
+    warnings = _warnings(base, head, resources)
+    changed = (
+        bool(resources) or bool(features) or bool(warnings)
+        or any(v not in (None, 0) for v in cost["delta"].values())
+        or budget["before"] != budget["after"]
+        or any(s["op"] != "same" or s["budget"]["before"] != s["budget"]["after"] for s in services)
+    )
     doc = {
         "version": DIFF_VERSION,
         "base": _side(base),
         "head": _side(head),
-        "changed": bool(resources) or bool(features) or any(v not in (None, 0) for v in cost["delta"].values()),
+        "changed": changed,
         "summary": summary,
         "resources": resources,
         "cost": cost,
-        "budget": {"before": _budget_verdict(base), "after": _budget_verdict(head)},
+        "budget": budget,
         "services": services,
         "features": features,
-        "warnings": _warnings(base, head, resources),
+        "warnings": warnings,
     }
     return doc
 
 
 def _side(s: dict[str, Any]) -> dict[str, Any]:
     plan = s["plan"]
-    return {
+    out = {
         "source": s["source"],
         "stack": s["stack"],
         "exists": s["exists"],
         "target": plan["target"]["type"] if plan else None,
     }
+    if s.get("errors"):
+        out["errors"] = list(s["errors"])
+    return out
 
 
 def _resources(base: dict[str, Any], head: dict[str, Any]) -> tuple[list[dict[str, Any]], int]:
@@ -77,7 +88,7 @@ def _resources(base: dict[str, Any], head: dict[str, Any]) -> tuple[list[dict[st
         if not changes:
             same += 1
             continue
-        verdict = classify(r["apiVersion"], r["kind"], changes, b["body"])
+        verdict = classify(r["apiVersion"], r["kind"], changes, b["body"], r["body"])
         entry = _entry(r, verdict.op, changes, verdict.reasons, protected=b["protected"] or r["protected"])
         entry["problems"] = list(verdict.problems)
         out.append((rank[r["component"]], i, entry))

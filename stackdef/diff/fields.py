@@ -27,7 +27,12 @@ _EMBEDDED_YAML = ("serveConfigV2",)
 _KEYS = ("name", "groupName")
 _PLAIN_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
 #: Names of values that hold credentials when inlined (env vars, config keys).
-_SECRETISH = re.compile(r"(?i)(passw(or)?d|secret|token|api[_-]?key|credential|private[_-]?key)")
+_SECRETISH = re.compile(
+    r"(?i)(passw(or)?d|passphrase|secret|token|credential|api[_-]?key|private[_-]?key"
+    r"|[_-](key|auth|pass|pwd|dsn)$|^(auth|dsn|pwd)$)"
+)
+#: The user-info part of a URL (``https://user:pass@host``, ``git+https://token@github.com``).
+_URL_USERINFO = re.compile(r"(?<=://)[^/@\s]+(?=@)")
 _ABSENT = object()
 
 
@@ -143,6 +148,7 @@ def scrub(kind: str, path: str, value: Any) -> Any:
         return [scrub(kind, f"{path}[{item[key] if key else i}]", item) for i, item in enumerate(value)]
     if not isinstance(value, str):
         return value
+    value = _URL_USERINFO.sub(MASK, value)
     m = re.search(r"env\[([^\]]+)\]\.value$", path)
     if m and _SECRETISH.search(m.group(1)):
         return MASK
@@ -160,6 +166,15 @@ def _mask(value: Any) -> Any:
     return MASK
 
 
+def _looks_like_json(text: str) -> bool:
+    if text.strip() != text or not text:
+        return True
+    try:
+        return not isinstance(json.loads(text), str)
+    except ValueError:
+        return False
+
+
 def values_text(value: Any, limit: int = 80) -> str:
     """A value on one line for text and Markdown: JSON, shortened; absent is ``—``."""
     if value is None:
@@ -167,7 +182,8 @@ def values_text(value: Any, limit: int = 80) -> str:
     if isinstance(value, str):
         if "\n" in value:
             return f"({value.count(chr(10)) + (0 if value.endswith(chr(10)) else 1)} lines of text)"
-        text = value
+        # Quoted when it would read as something else: "" or "1" or "true" beside 1 and true.
+        text = json.dumps(value, ensure_ascii=False) if _looks_like_json(value) else value
     else:
         text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=False)
     return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -62,8 +62,6 @@ IMMUTABLE: dict[tuple[str, str], tuple[tuple[str, str], ...]] = {
     ),
     ("rbac.authorization.k8s.io", "RoleBinding"): (("roleRef", "a RoleBinding's roleRef is immutable"),),
     ("rbac.authorization.k8s.io", "ClusterRoleBinding"): (("roleRef", "a ClusterRoleBinding's roleRef is immutable"),),
-    # Chart v4 renders each object as its own resource; another chart is other objects.
-    ("helm.sh", "HelmChart"): (("chart", "another chart is another release"), ("repo", "another chart repository is another release")),
 }
 
 #: Updates the API server refuses and Pulumi does not turn into a replace: ``pulumi up`` fails.
@@ -127,20 +125,24 @@ def _matching(table: dict[tuple[str, str], tuple[tuple[str, str], ...]], key: tu
     return out
 
 
-def classify(api_version: str, kind: str, changes: Iterable[FieldChange], before: dict[str, Any] | None = None) -> Verdict:
-    """Update or replace for a resource whose fields changed as ``changes`` say (``before``: its old body)."""
+def classify(
+    api_version: str, kind: str, changes: Iterable[FieldChange], before: dict[str, Any] | None = None, after: dict[str, Any] | None = None
+) -> Verdict:
+    """Update or replace for a resource whose fields changed as ``changes`` say (``before``/``after``: its bodies).
+
+    A Helm chart (Pulumi's ``helm.sh/v4`` Chart) is never replaced as a whole: Pulumi renders it
+    again and updates each object it holds.
+    """
     changes = list(changes)
     key = (group_of(api_version), kind)
     if key == ("ray.io", "RayService"):
-        return rayservice_change(changes, before or {})
+        return rayservice_change(changes, before or {}, after)
     reasons = _matching(IMMUTABLE, key, changes)
     problems = [] if reasons else [f"the API server refuses it: {why}" for why in _matching(REJECTED, key, changes)]
     if key == ("", "PersistentVolumeClaim"):
         shrink = _shrunk_storage(changes)
         if shrink and not reasons:
             problems.append(f"the API server refuses it: {shrink}")
-    if key in (("", "ConfigMap"), ("", "Secret")) and (before or {}).get("immutable") is True and not reasons:
-        problems.append(f"the API server refuses it: an immutable {kind}'s data cannot change")
     return Verdict("replace" if reasons else "update", tuple(reasons), tuple(problems))
 
 
@@ -161,28 +163,25 @@ def _groups(body: dict[str, Any]) -> list[str]:
     return [g.get("groupName", "") for g in body.get("spec", {}).get("rayClusterConfig", {}).get("workerGroupSpecs", [])]
 
 
-def rayservice_change(changes: list[FieldChange], before: dict[str, Any]) -> Verdict:
+def rayservice_change(changes: list[FieldChange], before: dict[str, Any], after: dict[str, Any] | None = None) -> Verdict:
     """What KubeRay does with a RayService update (Pulumi always updates a custom resource in place).
 
-    - A hashed rayClusterConfig field changed: a new RayCluster (upgradeStrategy NewCluster), or,
-      under upgradeStrategy None, nothing at all: the running cluster drifts from the spec.
-    - Only worker groups appended at the end: added to the running cluster in place.
-    - Only unhashed fields (worker replica bounds, tolerations): the running cluster is not touched.
+    - A hashed rayClusterConfig field changed: a new RayCluster (upgradeStrategy NewCluster, the
+      default), or, under upgradeStrategy None, nothing at all: the running cluster drifts.
+    - Only worker groups appended after the existing ones: added to the running cluster in place.
+    - Only unhashed fields (worker replica bounds, tolerations, scheduling gates): the running
+      cluster is not touched.
     - serveConfigV2: applied in place to the running cluster through its dashboard.
+    The upgrade strategy is the new spec's, as the controller reads it.
     """
     cluster = [c for c in changes if _under(c.path, "spec.rayClusterConfig") and c.path != "spec.rayClusterConfig"]
     cluster += [c for c in changes if c.path in ("", "spec", "spec.rayClusterConfig")]
     hashed = [c for c in cluster if not _RAY_UNHASHED.match(c.path)]
-    strategy = before.get("spec", {}).get("upgradeStrategy", {}).get("type", "NewCluster")
+    strategy = (before if after is None else after).get("spec", {}).get("upgradeStrategy", {}).get("type", "NewCluster")
     reasons: list[str] = []
     problems: list[str] = []
-    old_groups = _groups(before)
-    appended = [
-        c for c in hashed
-        if re.match(r"^spec\.rayClusterConfig\.workerGroupSpecs\[([^\]]+)\]$", c.path) and c.before is None
-        and c.path.split("[", 1)[1].rstrip("]") not in old_groups
-    ]
-    if hashed and len(appended) == len(hashed):
+    old_groups, new_groups = _groups(before), _groups(after or {})
+    if hashed and _only_appended(hashed, old_groups, new_groups):
         reasons.append("KubeRay adds the new worker group(s) to the running RayCluster in place")
     elif hashed:
         shown = ", ".join(f"`{c.path.removeprefix('spec.rayClusterConfig.')}`" for c in hashed[:3])
@@ -197,13 +196,34 @@ def rayservice_change(changes: list[FieldChange], before: dict[str, Any]) -> Ver
                 "replace",
                 (f"KubeRay starts a new RayCluster and moves traffic once it is ready (rayClusterConfig changed: {shown}{more})",),
             )
-    for c in cluster:
-        m = _RAY_BOUNDS.match(c.path)
-        if m and not hashed:
-            problems.append(
-                f"worker group {m.group(1)}: KubeRay leaves {m.group(2)} out of its cluster hash and does not update the "
-                f"running RayCluster, which keeps {m.group(2)} {c.before} (not {c.after}) until a change starts a new cluster"
-            )
+    if not hashed:
+        for c in cluster:
+            m = _RAY_BOUNDS.match(c.path)
+            if m:
+                problems.append(
+                    f"worker group {m.group(1)}: KubeRay leaves {m.group(2)} out of its cluster hash and does not update the "
+                    f"running RayCluster, which keeps {m.group(2)} {c.before} (not {c.after}) until a change starts a new cluster"
+                )
+            elif re.search(r"\.template\.spec\.(tolerations|schedulingGates)", c.path):
+                problems.append(
+                    f"`{c.path.removeprefix('spec.rayClusterConfig.')}`: KubeRay leaves tolerations and scheduling gates out of "
+                    "its cluster hash, so the running RayCluster's pods keep the old ones until a change starts a new cluster"
+                )
     if any(_under(c.path, "spec.serveConfigV2") for c in changes):
         reasons.append("KubeRay applies the new Serve config to the running cluster in place")
-    return Verdict("update", tuple(reasons), tuple(problems))
+    return Verdict("update", tuple(reasons), tuple(dict.fromkeys(problems)))
+
+
+def _only_appended(hashed: list[FieldChange], old: list[str], new: list[str]) -> bool:
+    """Every hashed change is a worker group added after all the existing ones, which keep their order."""
+    if not new or new[: len(old)] != old or len(new) == len(old):
+        return False
+    added = set(new[len(old):])
+    for c in hashed:
+        m = re.fullmatch(r"spec\.rayClusterConfig\.workerGroupSpecs\[([^\]]+)\]", c.path)
+        if m and m.group(1) in added and c.before is None:
+            continue
+        if c.path == "spec.rayClusterConfig.workerGroupSpecs" and not old:
+            continue  # the first worker group of a cluster that had none
+        return False
+    return True

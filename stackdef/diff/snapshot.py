@@ -31,8 +31,9 @@ def snapshot(built: Any) -> dict[str, Any]:
         for chart in comp.charts:
             resources.append({
                 "component": comp.name,
-                "apiVersion": "helm.sh/v3",
-                "kind": "HelmChart",
+                # What the deploy edge registers: Pulumi's kubernetes:helm.sh/v4:Chart.
+                "apiVersion": "helm.sh/v4",
+                "kind": "Chart",
                 "name": chart.release,
                 "namespace": chart.namespace,
                 "protected": False,

@@ -172,6 +172,7 @@ def markdown(doc: dict[str, Any], graph: str | None = None, pulumi: str | None =
         base=md_code(base["source"]),
         head=md_code(head["source"]),
         new_stack=not base["exists"],
+        base_errors=[md_text(x) for x in base.get("errors", [])],
         gone_stack=not head["exists"],
         summary=summary_line(doc["summary"], markdown=True),
         changed=doc["changed"],
@@ -188,9 +189,26 @@ def markdown(doc: dict[str, Any], graph: str | None = None, pulumi: str | None =
     )
 
 
-def error_markdown(source: str, lines: list[str]) -> str:
-    """What the PR comment says when a side of the diff does not build."""
-    return render_template("diff-error.md.j2", source=md_code(source), lines=[md_text(x) for x in lines])
+def pulumi_error_markdown(problem: str) -> str:
+    return f"### Pulumi preview\n\nLeft out: {md_text(problem)} (stackdef's diff above stands on its own).\n"
+
+
+def pulumi_text(doc: dict[str, Any]) -> str:
+    """Pulumi's preview in the terminal view: its counts, then each changed step's properties."""
+    counts = doc["counts"]
+    parts = [f"{SYMBOL[op]}{counts.get(op, 0)} {WORD[op]}" for op in ("create", "update", "delete", "replace")]
+    out = [f"pulumi {doc['kind']}: " + " · ".join(parts) + f" · {counts.get('same', 0)} unchanged"]
+    for st in doc["steps"]:
+        if st["op"] != "same" and (st["counted"] or st["failed"]):
+            props = f": {', '.join(st['properties'])}" if st["properties"] else ""
+            out.append(f"  {SYMBOL.get(st['op'], st['op'])} {st['type']} {st['name']}{props}")
+    out.extend(f"  {d['severity']}: {d['message']}" for d in doc["diagnostics"])
+    return "\n".join(out) + "\n"
+
+
+def error_markdown(source: str, lines: list[str], spec_error: bool = True) -> str:
+    """What the PR comment says when the head does not build (``spec_error``) or the diff cannot run."""
+    return render_template("diff-error.md.j2", source=md_code(source), lines=[md_text(x) for x in lines], spec_error=spec_error)
 
 
 # --- Text ---------------------------------------------------------------------------------------
@@ -200,7 +218,10 @@ def text(doc: dict[str, Any]) -> str:
     """The terminal view: summary, cost, services, then every changed resource and field."""
     head, base = doc["head"], doc["base"]
     out = [f"stackdef diff: stack {head['stack'] or base['stack']!r}: {base['source']} → {head['source']}"]
-    if not base["exists"]:
+    if base.get("errors"):
+        out.append("  (the base does not build, so the head is shown as a new stack:)")
+        out.extend(f"    {line}" for line in base["errors"])
+    elif not base["exists"]:
         out.append("  (the stack is new: it does not exist at the base)")
     if not head["exists"]:
         out.append("  (the stack is deleted: it does not exist at the head)")

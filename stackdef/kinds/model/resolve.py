@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 from dataclasses import dataclass, replace
 
 from stackdef.cost import pod_size, replicas_per_node
 from stackdef.kinds.model.spec import ModelService, RemoteCode
 from stackdef.kinds.ray_common import OPERATORS, RAY_WORKER_OVERHEAD_BYTES, ray_names, ray_pods
+from stackdef.naming import k8s_name
 from stackdef.quantity import format_cpu, format_mib, parse_bytes
 from stackdef.resolve.context import ResolveContext
 from stackdef.resolve.model import PodSize, ResolvedService, Sizing, WorkerGroup
@@ -65,6 +68,13 @@ def resolve_model(ctx: ResolveContext, i: int, svc: ModelService) -> ResolvedSer
     if isinstance(svc.code, RemoteCode):
         notes.append(f"application code is downloaded by Ray from {svc.code.working_dir}")
     names = ray_names(svc.name)
+    code_files = ctx.code.get(svc.name, ())
+    if code_files:
+        # Named by content, like Kustomize's generated ConfigMaps: new code is a new ConfigMap that the
+        # RayService's pods mount, so KubeRay rolls a new cluster that imports it (a replaced ConfigMap
+        # under the same name would reach no running replica).
+        digest = hashlib.sha256(json.dumps(sorted(code_files), ensure_ascii=False).encode()).hexdigest()[:8]
+        names["code"] = k8s_name("ConfigMap", svc.name, "code", digest)
     return ResolvedService(
         index=i,
         spec=svc,
@@ -87,5 +97,5 @@ def resolve_model(ctx: ResolveContext, i: int, svc: ModelService) -> ResolvedSer
         head=head,
         cpu_placement=cpu_placement,
         endpoint=ctx.endpoint(names["service"]),
-        detail=ModelDetail(code_files=ctx.code.get(svc.name, ())),
+        detail=ModelDetail(code_files=code_files),
     )

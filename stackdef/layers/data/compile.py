@@ -267,7 +267,9 @@ def _redis(rst: ResolvedStack, rl: ResolvedLayer) -> list[dict[str, Any]]:
                     "containers": [container],
                 },
             },
-            "volumeClaimTemplates": [{"metadata": {"name": "data", "labels": dict(sorted(labels.items()))}, "spec": claim}],
+            # Only the fixed selector labels: volumeClaimTemplates are immutable, so a label added to the
+            # stack would make Pulumi replace this protected StatefulSet.
+            "volumeClaimTemplates": [{"metadata": {"name": "data", "labels": dict(sorted(selector.items()))}, "spec": claim}],
         },
     }
     service = {
