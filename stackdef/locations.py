@@ -127,22 +127,25 @@ def clean_loc(model: type[BaseModel], loc: Loc) -> list[Any]:
     return out
 
 
-def field_names(model: type[BaseModel]) -> frozenset[str]:
-    """Every field name (and alias) of ``model`` and the models inside it, for "did you mean" hints."""
-    names: set[str] = set()
-    seen: set[Any] = set()
+def models_within(model: type[BaseModel]) -> list[type[BaseModel]]:
+    """``model`` and every model reachable through its fields' annotations (unions included)."""
+    seen: list[type[BaseModel]] = []
     todo = [model]
     while todo:
         m = todo.pop()
         if m in seen:
             continue
-        seen.add(m)
-        for name, info in m.model_fields.items():
-            names.add(info.alias or name)
+        seen.append(m)
+        for info in m.model_fields.values():
             stack = [info.annotation]
             while stack:
                 a = stack.pop()
                 if isinstance(a, type) and issubclass(a, BaseModel):
                     todo.append(a)
                 stack.extend(get_args(a))
-    return frozenset(names)
+    return seen
+
+
+def field_names(model: type[BaseModel]) -> frozenset[str]:
+    """Every field name (and alias) of ``model`` and the models inside it, for "did you mean" hints."""
+    return frozenset(info.alias or name for m in models_within(model) for name, info in m.model_fields.items())

@@ -19,7 +19,6 @@ import json
 import random
 import shutil
 import time
-import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -72,23 +71,9 @@ def seeds() -> list[Seed]:
 
 def spec_models(root: type) -> set[type]:
     """Every pydantic model reachable from ``root`` through field annotations (unions included)."""
-    from pydantic import BaseModel
+    from stackdef.locations import models_within
 
-    seen: set[type] = set()
-    todo = [root]
-    while todo:
-        cls = todo.pop()
-        if cls in seen:
-            continue
-        seen.add(cls)
-        for f in cls.model_fields.values():
-            stack = [f.annotation]
-            while stack:
-                a = stack.pop()
-                if isinstance(a, type) and issubclass(a, BaseModel):
-                    todo.append(a)
-                stack.extend(typing.get_args(a))
-    return seen
+    return set(models_within(root))
 
 
 def models_in(obj: Any) -> set[type]:

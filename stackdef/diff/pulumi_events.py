@@ -391,16 +391,21 @@ def _count(steps: Iterable[Step]) -> dict[str, int]:
     return {k: out[k] for k in sorted(out)}
 
 
+def _op_urn(obj: dict[str, Any], where: str) -> tuple[str, str]:
+    op, urn = obj.get("op"), obj.get("urn")
+    if not isinstance(op, str) or not op:
+        raise ValueError(f"{where}.op must be a non-empty string")
+    if not isinstance(urn, str) or not urn:
+        raise ValueError(f"{where}.urn must be a non-empty string")
+    return op, urn
+
+
 def _event_meta(payload: dict[str, Any], kind: str, n: int) -> _Meta:
     where = f"line {n}: {kind}.metadata"
     m = payload.get("metadata")
     if not isinstance(m, dict):
         raise ValueError(f"{where} must be a JSON object, got {_json_kind(m) if 'metadata' in payload else 'nothing'}")
-    op, urn = m.get("op"), m.get("urn")
-    if not isinstance(op, str) or not op:
-        raise ValueError(f"{where}.op must be a non-empty string")
-    if not isinstance(urn, str) or not urn:
-        raise ValueError(f"{where}.urn must be a non-empty string")
+    op, urn = _op_urn(m, where)
     type_ = m.get("type", "")
     if not isinstance(type_, str):
         raise ValueError(f"{where}.type must be a string")
@@ -536,11 +541,7 @@ def _read_digest(doc: dict[str, Any]) -> Preview:
         where = f"PreviewDigest.steps[{i}]"
         if not isinstance(s, dict):
             raise ValueError(f"{where} must be a JSON object, got a JSON {_json_kind(s)}")
-        op, urn = s.get("op"), s.get("urn")
-        if not isinstance(op, str) or not op:
-            raise ValueError(f"{where}.op must be a non-empty string")
-        if not isinstance(urn, str) or not urn:
-            raise ValueError(f"{where}.urn must be a non-empty string")
+        op, urn = _op_urn(s, where)
         old, new = _state(s, "oldState", where), _state(s, "newState", where)
         props, reasons = _changes(
             s.get("detailedDiff"), s.get("diffReasons"), s.get("replaceReasons"), where, ("detailedDiff", "diffReasons", "replaceReasons")
