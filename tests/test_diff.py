@@ -433,7 +433,7 @@ def test_cli_adds_pulumis_own_preview(tmp_path: Path) -> None:
     doc = json.loads(run("diff", str(BASE), str(BASE), "-f", "json", "--pulumi-events", str(junk)).stdout)
     assert doc["pulumi"]["error"].startswith(str(junk))
     text = run("diff", str(BASE), str(BASE), "--pulumi-events", str(events)).stdout
-    assert "pulumi preview: +0 created · ~0 updated · −0 deleted · ±1 replaced" in text
+    assert "pulumi preview: +0 to create · ~0 to update · −0 to delete · ±1 to replace · 2 unchanged" in text
 
 
 def test_budget_verdict_alone_is_a_change(tmp_path: Path) -> None:

@@ -195,9 +195,9 @@ def pulumi_error_markdown(problem: str) -> str:
 
 def pulumi_text(doc: dict[str, Any]) -> str:
     """Pulumi's preview in the terminal view: its counts, then each changed step's properties."""
-    counts = doc["counts"]
-    parts = [f"{SYMBOL[op]}{counts.get(op, 0)} {WORD[op]}" for op in ("create", "update", "delete", "replace")]
-    out = [f"pulumi {doc['kind']}: " + " · ".join(parts) + f" · {counts.get('same', 0)} unchanged"]
+    from stackdef.diff.pulumi_events import summary_line as pulumi_summary
+
+    out = [f"pulumi {doc['kind']}: {pulumi_summary(doc['counts'], doc['kind'])}"]
     for st in doc["steps"]:
         if st["op"] != "same" and (st["counted"] or st["failed"]):
             props = f": {', '.join(st['properties'])}" if st["properties"] else ""
