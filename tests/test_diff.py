@@ -206,6 +206,9 @@ def test_rename_is_a_delete_and_a_create(tmp_path: Path, base_snapshot: dict[str
 def test_graduation_is_listed(tmp_path: Path, base_snapshot: dict[str, Any]) -> None:
     doc, _ = case_doc("graduate-feature", tmp_path, base_snapshot)
     assert doc["features"] == [{"layer": "data", "name": "feature view user-clicks", "before": "validated", "after": "production"}]
+    # The feature server reads its repo at start: a new repo rolls it.
+    server = _by_name(doc)[("Deployment", "feast-server")]
+    assert [f["path"] for f in server["fields"]] == ['spec.template.metadata.annotations["stackdef.dev/feast-repo"]']
 
 
 def test_budget_cap_verdict(tmp_path: Path, base_snapshot: dict[str, Any]) -> None:

@@ -17,6 +17,8 @@ token; secrets only as references.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from typing import Any
 
 from stackdef.compile.common import (
@@ -310,6 +312,9 @@ def feast_components(rst: ResolvedStack, rl: ResolvedLayer) -> list[Component]:
         password_env="REDIS_PASSWORD" if fs.online_store.password is not None else None,
     )
     repo = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": metadata(d.names["repo"], ns, _labels(d, "feast-repo")), "data": dict(sorted(files.items()))}
+    # The feature server reads the repo once, at start: a new repo must roll it (Pulumi replaces
+    # the ConfigMap under the same name, which a running Deployment would not notice).
+    repo_digest = hashlib.sha256(json.dumps(repo["data"], sort_keys=True).encode()).hexdigest()[:12]
     assert d.registry_volume is not None
     registry = _pvc(d.names["registry"], ns, _labels(d, "feast-registry"), d.registry_volume)
     mounts, volumes = _feast_mounts(d, registry_read_only=False)
@@ -329,11 +334,11 @@ def feast_components(rst: ResolvedStack, rl: ResolvedLayer) -> list[Component]:
         },
     }
     comps.append(Component("feast-registry", "data", (repo, registry, apply), depends_on=online_dep, role="layer", reads_secrets=True))
-    comps.append(Component("feast-server", "data", tuple(_server(rst, rl) + _materializations(rst, rl)), depends_on=("feast-registry",), role="layer", reads_secrets=True, endpoint=d.feature_server))
+    comps.append(Component("feast-server", "data", tuple(_server(rst, rl, repo_digest) + _materializations(rst, rl)), depends_on=("feast-registry",), role="layer", reads_secrets=True, endpoint=d.feature_server))
     return comps
 
 
-def _server(rst: ResolvedStack, rl: ResolvedLayer) -> list[dict[str, Any]]:
+def _server(rst: ResolvedStack, rl: ResolvedLayer, repo_digest: str) -> list[dict[str, Any]]:
     section: DataSection = rl.spec
     d: DataDetail = rl.detail
     fs = section.feature_store
@@ -358,7 +363,10 @@ def _server(rst: ResolvedStack, rl: ResolvedLayer) -> list[dict[str, Any]]:
             "replicas": fs.server.replicas,
             "selector": {"matchLabels": selector},
             "template": {
-                "metadata": {"labels": dict(sorted({**labels, **selector}.items()))},
+                "metadata": {
+                    "labels": dict(sorted({**labels, **selector}.items())),
+                    "annotations": {"stackdef.dev/feast-repo": repo_digest},
+                },
                 "spec": _pod_spec(rst, rl, [container], volumes, restart=None),
             },
         },
