@@ -490,6 +490,11 @@ _add_layer_commands()
 
 
 def main() -> None:
+    import signal
+
+    # A cancelled CI job sends SIGTERM: exit through Python, so `finally` blocks remove temporary
+    # folders (render's, diff's base checkout) and subprocess.run stops the child it waits for.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     try:
         app()
     except SystemExit:

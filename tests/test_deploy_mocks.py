@@ -141,6 +141,9 @@ def test_rayservices_depend_on_the_operator_and_pvcs_are_protected(recorded: Any
     for r in monitor.requests:
         if r.type in protected:
             assert r.protect, r.name
+    # Content-named code ConfigMaps, and only those, stay when a new version replaces them.
+    retained = {r.name for r in monitor.requests if r.retainOnDelete}
+    assert retained and all(name.startswith("configmap-") and "-code-" in name for name in retained)
 
 
 def test_secret_values_are_registered_as_secrets(recorded: Any) -> None:

@@ -477,6 +477,11 @@ def test_more_credentials_are_masked() -> None:
     for secret in ("sk-live", "ghp_", "hunter"):
         assert secret not in text
     assert "postgres://(secret)@db/x" in text
+    conn = compare("ConfigMap", {"data": {"db": "postgres://app:new@pw@db/x", "ado": "Server=x;Password=p@ss;Db=y", "FEAST_JOIN_KEY": "user_id"}},
+                   {"data": {"db": "postgres://app:old@pw@db/x", "ado": "Server=x;Password=q@ss;Db=y", "FEAST_JOIN_KEY": "item_id"}})
+    shown = json.dumps([c.to_json() for c in conn])
+    assert "pw@db" not in shown and "new" not in shown and "ss;" not in shown and "Password=(secret);Db=y" in shown
+    assert "item_id" in shown  # a join key is no credential
     tol = compare("Pod", {"tolerations": [{"key": "nvidia.com/gpu"}]}, {"tolerations": [{"key": "amd.com/gpu"}]})
     assert tol[0].after == "amd.com/gpu"  # a toleration's key is no credential
 
@@ -560,3 +565,58 @@ def test_base_path_follows_a_moved_spec(tmp_path: Path, monkeypatch: pytest.Monk
     moved = json.loads(run("diff", "prod/shop.yaml", "--base-ref", "main", "--base-path", "shop.yaml", "-f", "json").stdout)
     assert not moved["changed"] and moved["base"]["source"] == "main:shop.yaml"
     assert json.loads(run("diff", "prod/shop.yaml", "--base-ref", "main", "-f", "json").stdout)["base"]["exists"] is False
+
+
+def test_base_ref_edge_cases(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    repo = _repo(tmp_path)
+    (repo / "stacks").mkdir()
+    data = base_data()
+    write_spec(repo / "stacks", "v1.yaml", data)
+    data["services"][0]["autoscaling"]["max_replicas"] = 4
+    write_spec(repo / "stacks", "v2.yaml", data)
+    (repo / "prod.yaml").symlink_to("stacks/v1.yaml")
+    (repo / "svc").mkdir()
+    (repo / "svc" / "README.md").write_text("a folder that gains a stack.py\n")
+    (repo / "loud.py").write_text(
+        "import os, yaml\nos.system('echo from-a-subprocess')\nprint('from python')\n"
+        "stack = yaml.safe_load(open('shop.yaml'))\n"
+    )
+    _git(repo, "add", ".")
+    _git(repo, "commit", "-q", "-m", "edge cases")
+    monkeypatch.chdir(repo)
+    # A tracked symlink is compared as the link it is: retargeting it is a change.
+    (repo / "prod.yaml").unlink()
+    (repo / "prod.yaml").symlink_to("stacks/v2.yaml")
+    doc = json.loads(run("diff", "prod.yaml", "--base-ref", "main", "-f", "json").stdout)
+    assert doc["base"]["source"] == "main:prod.yaml" and doc["summary"]["replace"] == 1
+    # A folder that had no stack at the base: a new stack, with the reason, not an error.
+    (repo / "svc" / "stack.yaml").write_text((repo / "shop.yaml").read_text())
+    r = run("diff", "svc", "--base-ref", "main", "-f", "json")
+    assert r.code == 0, r.stderr
+    doc = json.loads(r.stdout)
+    assert doc["base"]["exists"] is False and "no stack.py or stack.yaml" in doc["base"]["errors"][0]
+    # What a Python spec prints, on either side and at any level, stays out of the JSON.
+    r = run("diff", "loud.py", "--base-ref", "main", "-f", "json")
+    assert r.code == 0, r.stderr
+    assert json.loads(r.stdout)["changed"] is False
+
+
+def test_an_absolute_pythonpath_into_the_repo_points_the_base_at_its_own_tree(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    repo = _repo(tmp_path)
+    (repo / "lib").mkdir()
+    (repo / "lib" / "knobs.py").write_text("MAX = 2\n")
+    (repo / "spec.py").write_text(
+        "import yaml, knobs\nstack = yaml.safe_load(open('shop.yaml'))\nstack['services'][0]['autoscaling']['max_replicas'] = knobs.MAX\n"
+    )
+    _git(repo, "add", ".")
+    _git(repo, "commit", "-q", "-m", "knobs")
+    (repo / "lib" / "knobs.py").write_text("MAX = 4\n")
+    monkeypatch.chdir(repo)
+    monkeypatch.setenv("PYTHONPATH", str(repo / "lib"))
+    import sys as _sys
+
+    monkeypatch.syspath_prepend(str(repo / "lib"))  # the head, in this process, sees the working tree's
+    _sys.modules.pop("knobs", None)
+    doc = json.loads(run("diff", "spec.py", "--base-ref", "main", "-f", "json").stdout)
+    chat = next(s for s in doc["services"] if s["name"] == "chat")
+    assert chat["replicas"] == {"before": {"min": 0, "max": 2}, "after": {"min": 0, "max": 4}}

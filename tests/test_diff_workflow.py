@@ -79,6 +79,7 @@ def pr_repo(tmp_path: Path) -> tuple[Path, str, Path]:
     (repo / "stacks" / "old.yaml").write_text(yaml.safe_dump({**data, "name": "old"}, sort_keys=False))
     (repo / "stacks" / "café.yaml").write_text(yaml.safe_dump({**data, "name": "cafe"}, sort_keys=False).replace("kind: Stack", 'kind: "Stack"'))
     (repo / "stacks" / "moved.yaml").write_text(yaml.safe_dump({**data, "name": "moved"}, sort_keys=False))
+    (repo / "stacks" / "off.yaml").write_text(yaml.safe_dump({**data, "name": "off"}, sort_keys=False))
     (repo / "notes.yaml").write_text("just: data\n")
     _git(repo, "add", ".")
     _git(repo, "commit", "-q", "-m", "base")
@@ -91,6 +92,8 @@ def pr_repo(tmp_path: Path) -> tuple[Path, str, Path]:
     cafe.write_text(cafe.read_text().replace("max_replicas: 2", "max_replicas: 3"))
     (repo / "stacks" / "prod").mkdir()
     _git(repo, "mv", "stacks/moved.yaml", "stacks/prod/moved.yaml")
+    _git(repo, "mv", "stacks/off.yaml", "stacks/off.yaml.disabled")  # renamed away: deleted
+    (repo / "-dash.yaml").write_text(yaml.safe_dump({**data, "name": "dash"}, sort_keys=False))  # a name like an option
     (repo / "notes.yaml").write_text("just: more data\n")
     _git(repo, "add", "-A")
     _git(repo, "commit", "-q", "-m", "head")
@@ -100,9 +103,11 @@ def pr_repo(tmp_path: Path) -> tuple[Path, str, Path]:
 
 
 def _env(runner: Path, out: Path, base_sha: str) -> dict[str, str]:
+    """The workflow's own env block, plus what the runner and the step envs would set."""
     bin_dir = Path(os.environ.get("VIRTUAL_ENV", REPO / ".venv")) / "bin"
-    return {"RUNNER_TEMP": str(runner), "GITHUB_OUTPUT": str(out), "BASE_SHA": base_sha, "STACKS": "", "PULUMI_SPEC": "",
-            "PULUMI_EVENTS": "", "MARKER": "<!-- stackdef-diff -->", "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
+    workflow_env = {k: str(v) for k, v in yaml.safe_load(WORKFLOW.read_text(encoding="utf-8"))["env"].items()}
+    return {**workflow_env, "RUNNER_TEMP": str(runner), "GITHUB_OUTPUT": str(out), "BASE_SHA": base_sha,
+            "PULUMI_EVENTS": "", "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
 
 
 def _fake_gh(tmp_path: Path, comments: list[dict[str, Any]]) -> tuple[Path, Path]:
@@ -131,15 +136,15 @@ def test_workflow_steps_find_the_stacks_and_write_one_comment(pr_repo: tuple[Pat
     found = _run_step("Find the stacks this pull request touches", repo, env)
     assert found.returncode == 0, found.stderr
     rows = [line.split("\t") for line in (runner / "stacks.tsv").read_text(encoding="utf-8").splitlines()]
-    assert rows == [["stacks/café.yaml", ""], ["stacks/new.yaml", ""], ["stacks/old.yaml", ""],
-                    ["stacks/prod/moved.yaml", "stacks/moved.yaml"], ["stacks/shop.yaml", ""]]
-    assert "count=5" in out.read_text()
+    assert rows == [["-dash.yaml", ""], ["stacks/café.yaml", ""], ["stacks/new.yaml", ""], ["stacks/off.yaml", ""],
+                    ["stacks/old.yaml", ""], ["stacks/prod/moved.yaml", "stacks/moved.yaml"], ["stacks/shop.yaml", ""]]
+    assert "count=7" in out.read_text()
 
     diff = _run_step("stackdef diff", repo, env)
     assert diff.returncode == 0, diff.stderr
     body = (runner / "comment.md").read_text(encoding="utf-8")
     assert body.startswith("<!-- stackdef-diff -->\n") and body.count("<!-- stackdef-diff -->") == 1
-    assert body.count("### stackdef diff:") == 5
+    assert body.count("### stackdef diff:") == 7
     assert "new stack" in body and "stack deleted" in body and "0–2 → 0–4" in body and "0–2 → 0–3" in body
     (moved,) = [sec for sec in body.split("\n---\n") if "→ `stacks/prod/moved.yaml`" in sec]
     assert "No change" in moved and ":stacks/moved.yaml` →" in moved  # compared with its old path
@@ -151,7 +156,7 @@ def test_workflow_steps_find_the_stacks_and_write_one_comment(pr_repo: tuple[Pat
         {"id": 1, "user": {"login": "mallory"}, "body": "<!-- stackdef-diff --> gotcha"},
         {"id": 1234, "user": {"login": "github-actions[bot]"}, "body": "<!-- stackdef-diff -->\nold"},
     ])
-    env.update({"PATH": f"{fake}{os.pathsep}{env['PATH']}", "GH_TOKEN": "x", "PR": "7", "GITHUB_REPOSITORY": "o/r", "COUNT": "5"})
+    env.update({"PATH": f"{fake}{os.pathsep}{env['PATH']}", "GH_TOKEN": "x", "PR": "7", "GITHUB_REPOSITORY": "o/r", "COUNT": "7"})
     step = "Create or update the comment"
     assert _run_step(step, repo, env).returncode == 0
     assert "--method PATCH repos/o/r/issues/comments/1234 -F body=@" in calls.read_text()
@@ -186,19 +191,32 @@ def test_workflow_reports_a_stack_that_does_not_build(pr_repo: tuple[Path, str, 
 def test_workflow_cuts_a_long_comment_at_section_boundaries(tmp_path: Path) -> None:
     # The step's own trimming script, on comments of real sections (one built here, repeated).
     script = _steps()["stackdef diff"]["run"].split("<<'PY'\n", 1)[1].split("\nPY\n", 1)[0]
-    doc = subprocess.run([str(Path(os.environ.get("VIRTUAL_ENV", REPO / ".venv")) / "bin" / "stackdef"), "diff", str(BASE), str(BASE), "-f", "markdown"],
-                         capture_output=True, text=True, check=True).stdout
+    stackdef = str(Path(os.environ.get("VIRTUAL_ENV", REPO / ".venv")) / "bin" / "stackdef")
+    doc = subprocess.run([stackdef, "diff", str(BASE), str(BASE), "-f", "markdown"], capture_output=True, text=True, check=True).stdout
     assert "Stack graph" in doc
-    for copies, cut in ((60, False), (400, True)):
+
+    def trim(text: str) -> str:
         body = tmp_path / "comment.md"
-        body.write_text("<!-- stackdef-diff -->\n" + "".join(doc + "\n---\n\n" for _ in range(copies)), encoding="utf-8")
+        body.write_text(text, encoding="utf-8")
         subprocess.run([sys.executable, "-c", script, str(body)], check=True)
-        text = body.read_text(encoding="utf-8")
-        assert len(text) <= 60000 and "Stack graph" not in text and "stack graphs left out" in text
-        assert text.rstrip().endswith("_(cut to fit a comment: the full diff is in this job's log)_") == cut
-        kept = text.split("_(", 1)[0]
-        assert kept.count("<details>") == kept.count("</details>") and kept.count("```") % 2 == 0
-        assert kept.count("### stackdef diff:") == kept.count("\n---\n") == (kept.count("### stackdef diff:") if cut else copies)
+        return body.read_text(encoding="utf-8")
+
+    def balanced(text: str) -> bool:
+        return text.count("<details>") == text.count("</details>") and text.count("```") % 2 == 0
+
+    small = trim("<!-- stackdef-diff -->\n" + doc + "\n---\n\n")
+    assert "Stack graph" in small and "left out" not in small  # under the limit: untouched
+    for copies, cut in ((60, False), (400, True)):
+        text = trim("<!-- stackdef-diff -->\n" + "".join(doc + "\n---\n\n" for _ in range(copies)))
+        assert len(text) <= 60000 and "Stack graph" not in text and "stack graphs left out" in text and balanced(text)
+        kept = text.split("\n_(", 1)[0]
+        sections = kept.count("### stackdef diff:")
+        assert sections == kept.count("\n---\n") and (sections < copies if cut else sections == copies)
+        assert ("left out; the whole diff is in this job's log)_" in text) == cut
+    # One stack alone over the limit: cut at a component, its open fence and <details> closed.
+    huge = doc + "".join(f"\n#### `c{i}`\n\n- ~ **ConfigMap** `c{i}`\n\n  <details><summary>1</summary>\n\n  ```diff\n" + "  +line\n" * 400 + "  ```\n\n  </details>\n" for i in range(40))
+    text = trim("<!-- stackdef-diff -->\n" + huge + "\n---\n\n")
+    assert len(text) <= 60000 and balanced(text) and "the rest of the last stack left out" in text
 
 
 # --- Mermaid -------------------------------------------------------------------------------------

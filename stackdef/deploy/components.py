@@ -50,9 +50,12 @@ _AWAITED = {"Deployment", "StatefulSet", "Service", "Job"}
 def register_manifest(obj: dict[str, Any], opts: pulumi.ResourceOptions, ready_timeout_s: int | None = None) -> pulumi.CustomResource:
     key = (obj["apiVersion"], obj["kind"])
     props = {k: v for k, v in obj.items() if k not in ("apiVersion", "kind")}
-    protect = obj["metadata"].get("annotations", {}).get("stackdef.dev/protect") == "true"
-    if protect:
+    annotations = obj["metadata"].get("annotations", {})
+    if annotations.get("stackdef.dev/protect") == "true":
         opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(protect=True))
+    if annotations.get("stackdef.dev/retain-on-delete") == "true":
+        # Left in the cluster when the program drops it (a previous version still in use).
+        opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(retain_on_delete=True))
     if ready_timeout_s is not None and obj["kind"] in _AWAITED:
         # Pulumi's default await (10 min) would give up while the pods are still
         # inside their start-up budget (image pull + startup probe).

@@ -32,7 +32,11 @@ _SECRETISH = re.compile(
     r"|[_-](key|auth|pass|pwd|dsn)$|^(auth|dsn|pwd)$)"
 )
 #: The user-info part of a URL (``https://user:pass@host``, ``git+https://token@github.com``).
-_URL_USERINFO = re.compile(r"(?<=://)[^/@\s]+(?=@)")
+_URL_USERINFO = re.compile(r"(?<=://)[^/\s]+(?=@)")  # to the last @ before the host: passwords may hold @
+#: ``Password=...`` / ``pwd=...`` inside connection strings (ADO.NET, JDBC, libpq keyword form).
+_CONN_PASSWORD = re.compile(r"(?i)(?<![A-Za-z])(password|passwd|pwd)\s*=\s*[^;&\s]+")
+#: Key-like names that are not credentials.
+_NOT_SECRET = re.compile(r"(?i)(join[_-]?keys?|sort[_-]?key|partition[_-]?key|primary[_-]?key|foreign[_-]?key)$")
 _ABSENT = object()
 
 
@@ -124,6 +128,10 @@ def _walk(a: Any, b: Any, path: str) -> Iterator[tuple[str, Any, Any]]:
     yield path, a, b
 
 
+def _secretish(name: str) -> bool:
+    return bool(_SECRETISH.search(name)) and not _NOT_SECRET.search(name)
+
+
 #: Fields that name a Secret or its key: not secret themselves.
 _REFERENCES = ("secretKeyRef", "secretRef", "secretName", "existingSecret")
 
@@ -140,7 +148,7 @@ def scrub(kind: str, path: str, value: Any) -> Any:
         return _mask(value)
     if isinstance(value, dict):
         out = {k: scrub(kind, _join(path, k), v) for k, v in value.items()}
-        if isinstance(value.get("name"), str) and _SECRETISH.search(value["name"]) and isinstance(value.get("value"), str):
+        if isinstance(value.get("name"), str) and _secretish(value["name"]) and isinstance(value.get("value"), str):
             out["value"] = MASK
         return out
     if isinstance(value, list):
@@ -148,14 +156,14 @@ def scrub(kind: str, path: str, value: Any) -> Any:
         return [scrub(kind, f"{path}[{item[key] if key else i}]", item) for i, item in enumerate(value)]
     if not isinstance(value, str):
         return value
-    value = _URL_USERINFO.sub(MASK, value)
+    value = _CONN_PASSWORD.sub(lambda m: f"{m.group(1)}={MASK}", _URL_USERINFO.sub(MASK, value))
     m = re.search(r"env\[([^\]]+)\]\.value$", path)
-    if m and _SECRETISH.search(m.group(1)):
+    if m and _secretish(m.group(1)):
         return MASK
     parts = [p.strip('"]') for p in re.split(r"[.\[]", path) if p]
     if not parts or any(p in _REFERENCES for p in parts[-2:]):
         return value
-    return MASK if _SECRETISH.search(parts[-1]) else value
+    return MASK if _secretish(parts[-1]) else value
 
 
 def _mask(value: Any) -> Any:

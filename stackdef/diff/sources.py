@@ -14,6 +14,7 @@ and costs nothing); one that exists on neither side is a usage error.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -21,6 +22,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -32,19 +34,44 @@ _CHILD_TIMEOUT_S = 600
 
 
 def build_snapshot(spec: str, prices: Path | None) -> dict[str, Any]:
-    """The snapshot of ``spec``, built in this process."""
+    """The snapshot of ``spec``, built in this process; what a Python spec prints goes to stderr."""
     from stackdef.pipeline import build
 
-    return snapshot(build(spec, prices))
+    with _stdout_to_stderr():
+        return snapshot(build(spec, prices))
 
 
-def build_in_child(spec: str, prices: Path | None, cwd: Path | None = None, replace: tuple[str, str] | None = None) -> dict[str, Any]:
+@contextlib.contextmanager
+def _stdout_to_stderr() -> Iterator[None]:
+    """Prints (Python's and those of processes a spec runs) land on stderr: stdout holds the diff."""
+    saved_fd = None
+    try:
+        sys.stdout.flush()
+        saved_fd = os.dup(1)
+        os.dup2(2, 1)
+    except (OSError, ValueError, AttributeError):
+        saved_fd = None  # no real descriptor (a captured stdout): Python-level prints only
+    saved, sys.stdout = sys.stdout, sys.stderr
+    try:
+        yield
+    finally:
+        sys.stdout = saved
+        if saved_fd is not None:
+            os.dup2(saved_fd, 1)
+            os.close(saved_fd)
+
+
+def build_in_child(
+    spec: str, prices: Path | None, cwd: Path | None = None, replace: tuple[str, str] | None = None, pythonpath: str | None = None
+) -> dict[str, Any]:
     """The snapshot of ``spec``, built in a fresh interpreter (in ``cwd``); errors raised here as they were there.
 
     ``replace`` = (prefix, label): a temporary folder's path in messages becomes the label.
     """
     request = json.dumps({"spec": spec, "prices": str(prices.resolve()) if prices else None})
     env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", "PYDANTIC_DISABLE_PLUGINS": "__all__"}
+    if pythonpath is not None:
+        env["PYTHONPATH"] = pythonpath
     try:
         proc = subprocess.run(
             [sys.executable, "-P", "-c", "from stackdef.diff.sources import _child; _child()"],
@@ -76,8 +103,11 @@ def _child() -> None:
     """Entry point of the child process: one request on stdin, one JSON answer on stdout."""
     sys.dont_write_bytecode = True
     request = json.loads(sys.stdin.read())
-    out = sys.stdout
-    sys.stdout = sys.stderr  # whatever a Python spec prints must not corrupt the answer
+    # Whatever a Python spec prints, from Python or a process it runs, goes to stderr: the answer
+    # keeps file descriptor 1 to itself.
+    out = os.fdopen(os.dup(1), "w", encoding="utf-8")
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
     try:
         prices = Path(request["prices"]) if request["prices"] else None
         answer: dict[str, Any] = {"snapshot": build_snapshot(request["spec"], prices)}
@@ -112,6 +142,15 @@ def _split(spec: str) -> tuple[str, str]:
     return path_part, (f":{attr}" if attr else "")
 
 
+def _map_pythonpath(value: str, root: Path, tree: Path) -> str:
+    """``PYTHONPATH`` for the base: entries inside the repository point into the base's tree."""
+    out = []
+    for entry in filter(None, value.split(os.pathsep)):
+        real = _real(Path(entry))
+        out.append(str(tree / real.relative_to(root)) if real.is_relative_to(root) else str(real))
+    return os.pathsep.join(out)
+
+
 def _real(path: Path) -> Path:
     """``path`` made absolute with symlinks resolved, though its last parts may not exist."""
     path = Path(os.path.abspath(path))
@@ -139,7 +178,8 @@ def snapshot_at_ref(spec: str, ref: str, prices: Path | None, base_path: str | N
     carrying its problems as ``errors``: the pull request that fixes it should not fail for it.
     """
     path_part, attr = _split(base_path or spec)
-    where = _real(Path(path_part))
+    # Folders resolved, the spec's own name kept: a tracked symlink is compared as the link it is.
+    where = _real(Path(path_part).parent) / Path(path_part).name
     top = _git(["rev-parse", "--show-toplevel"], _existing_dir(where))
     if not top:
         raise UsageError(f"{spec}: not inside a git repository (--base-ref compares with a commit)")
@@ -153,27 +193,32 @@ def snapshot_at_ref(spec: str, ref: str, prices: Path | None, base_path: str | N
         raise UsageError(f"{spec}: is outside the repository {root}") from None
     label = f"{_short(ref)}:{rel}{attr}"
     if _git(["cat-file", "-e", f"{commit}:{rel}"], root) is None:
+        if base_path is not None:
+            raise UsageError(f"{base_path}: no such file at {ref} (--base-path names where the spec was)")
         if not Path(_split(spec)[0]).exists():
             raise UsageError(f"{spec}: no such file in the working tree, nor at {ref} (check the path)")
         return empty_snapshot(label)
     tmp = Path(tempfile.mkdtemp(prefix="stackdef-base-"))
     try:
         tree = tmp / "tree"
-        env = {"GIT_INDEX_FILE": str(tmp / "index")}
+        # No smudge downloads (Git LFS) for a spec's tree; the real index is never used.
+        env = {"GIT_INDEX_FILE": str(tmp / "index"), "GIT_LFS_SKIP_SMUDGE": "1"}
         if _git(["read-tree", commit], root, env) is None or _git(["checkout-index", "--all", f"--prefix={tree}/"], root, env) is None:
             raise UsageError(f"{ref}: cannot read the commit's files (is the repository complete?)")
         cwd = _real(Path.cwd())
         inside = cwd.is_relative_to(root)
         child_cwd = _existing_dir(tree / cwd.relative_to(root)) if inside else tree
         target = str(tree / rel) + attr
+        pythonpath = _map_pythonpath(os.environ.get("PYTHONPATH", ""), root, tree)
         try:
-            return build_in_child(target, prices, child_cwd, (str(tree / rel), f"{_short(ref)}:{rel}"))
-        except SpecError as exc:
+            return build_in_child(target, prices, child_cwd, (str(tree / rel), f"{_short(ref)}:{rel}"), pythonpath)
+        except (SpecError, UsageError) as exc:
+            # The base is what the pull request changes: that it does not build (or has no stack
+            # where the head has one) is shown, not held against the head.
+            lines = exc.lines() if isinstance(exc, SpecError) else [str(exc)]
             snap = empty_snapshot(label)
-            snap["errors"] = [line.replace(str(tree) + "/", f"{_short(ref)}:") for line in exc.lines()]
+            snap["errors"] = [line.replace(str(tree) + "/", f"{_short(ref)}:") for line in lines]
             return snap
-        except UsageError as exc:
-            raise UsageError(str(exc).replace(str(tree) + "/", f"{_short(ref)}:")) from None
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 

@@ -75,7 +75,9 @@ def code_configmap(rst: ResolvedStack, rs: ResolvedService) -> dict[str, Any]:
     return {
         "apiVersion": "v1",
         "kind": "ConfigMap",
-        "metadata": metadata(rs.names["code"], rst.namespace, rs.labels),
+        # Named by content (resolve): the old cluster keeps mounting the previous one until KubeRay
+        # switches traffic to the new cluster, so `pulumi up` leaves it in place instead of deleting it.
+        "metadata": metadata(rs.names["code"], rst.namespace, rs.labels, {"stackdef.dev/retain-on-delete": "true"}),
         "data": {code_key(path): text for path, text in rs.detail.code_files},
     }
 

@@ -218,6 +218,11 @@ def _feast_mounts(d: DataDetail, registry_read_only: bool, data: bool = False) -
     return mounts, volumes
 
 
+def _own_labels(rst: ResolvedStack, labels: dict[str, str]) -> dict[str, str]:
+    """``labels`` without those the user gave the stack (``labels:``), which may change any day."""
+    return dict(sorted((k, v) for k, v in labels.items() if k not in rst.stack.labels))
+
+
 def _redis(rst: ResolvedStack, rl: ResolvedLayer) -> list[dict[str, Any]]:
     section: DataSection = rl.spec
     d: DataDetail = rl.detail
@@ -269,9 +274,9 @@ def _redis(rst: ResolvedStack, rl: ResolvedLayer) -> list[dict[str, Any]]:
                     "containers": [container],
                 },
             },
-            # Only the fixed selector labels: volumeClaimTemplates are immutable, so a label added to the
+            # stackdef's own labels only: volumeClaimTemplates are immutable, so a label added to the
             # stack would make Pulumi replace this protected StatefulSet.
-            "volumeClaimTemplates": [{"metadata": {"name": "data", "labels": dict(sorted(selector.items()))}, "spec": claim}],
+            "volumeClaimTemplates": [{"metadata": {"name": "data", "labels": _own_labels(rst, labels)}, "spec": claim}],
         },
     }
     service = {
