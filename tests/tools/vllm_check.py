@@ -131,6 +131,7 @@ import sys
 import tempfile
 import time
 import traceback
+from collections.abc import Callable
 from typing import Any
 
 
@@ -381,9 +382,14 @@ def _run_case(v, case: Any) -> dict[str, Any]:
     return out
 
 
-def main() -> int:
-    # Keep stdout for the JSON only: everything (python prints, C-level
-    # writes, vLLM logging, subprocess output) goes to stderr instead.
+def run_batch(load: Callable[[], dict[str, Any]], run_case: Callable[[dict[str, Any], Any], dict[str, Any]],
+              header: Callable[[dict[str, Any]], dict[str, Any]]) -> int:
+    """The batch protocol of the tools here: ``{"cases": [...]}`` on stdin, one JSON document on stdout.
+
+    Keeps stdout for the JSON only: everything else (python prints, C-level writes, vLLM logging,
+    subprocess output) goes to stderr. ``load`` imports vLLM once; ``header`` names what the
+    document says about it before the timings and the results.
+    """
     json_fd = os.dup(1)
     os.dup2(2, 1)
     sys.stdout = sys.stderr
@@ -404,18 +410,17 @@ def main() -> int:
 
     _setup_env()
     t0 = time.monotonic()
-    v = _patch_vllm()
+    v = load()
     import_seconds = round(time.monotonic() - t0, 3)
-    results = [_run_case(v, case) for case in cases]
-    emit({
-        "vllm_version": v["vllm_version"],
-        "torch_version": v["torch_version"],
-        "platform": "cpu",
-        "import_seconds": import_seconds,
-        "total_seconds": round(time.monotonic() - t0, 3),
-        "results": results,
-    })
+    results = [run_case(v, case) for case in cases]
+    emit({**header(v), "import_seconds": import_seconds, "total_seconds": round(time.monotonic() - t0, 3), "results": results})
     return 0
+
+
+def main() -> int:
+    return run_batch(
+        _patch_vllm, _run_case, lambda v: {"vllm_version": v["vllm_version"], "torch_version": v["torch_version"], "platform": "cpu"}
+    )
 
 
 if __name__ == "__main__":

@@ -143,22 +143,11 @@ import traceback
 import types
 from typing import Any
 
+# Run as a script, next to vllm_check.py (the same folder is on sys.path): one env setup, one batch protocol.
+from vllm_check import _fmt, run_batch
+
 # Imported (as annotations only) by vllm.v1.structured_output; see _import_vllm.
 _STRUCTURED_OUTPUT_LIBS = ("llguidance", "xgrammar")
-
-
-def _setup_env() -> None:
-    defaults = {
-        "VLLM_TARGET_DEVICE": "cpu",
-        "HF_HUB_OFFLINE": "1",
-        "TRANSFORMERS_OFFLINE": "1",
-        "VLLM_NO_USAGE_STATS": "1",
-        "DO_NOT_TRACK": "1",
-        "VLLM_CACHE_ROOT": os.path.join(sys.prefix, "vllm-cache"),
-    }
-    for key, value in defaults.items():
-        os.environ.setdefault(key, value)
-    os.environ.pop("VLLM_ALLOW_LONG_MAX_MODEL_LEN", None)
 
 
 def _placeholder_module(name: str) -> types.ModuleType:
@@ -227,10 +216,6 @@ def _import_vllm() -> dict[str, Any]:
 
 class CaseError(Exception):
     pass
-
-
-def _fmt(exc: BaseException) -> str:
-    return f"{type(exc).__name__}: {exc}".strip()
 
 
 def _check_plain_decoder(mc) -> None:
@@ -378,39 +363,7 @@ def _run_case(v: dict[str, Any], case: Any) -> dict[str, Any]:
 
 
 def main() -> int:
-    # stdout carries the JSON only: Python prints, C-level writes and vLLM's
-    # logging (which writes to stdout) all go to stderr.
-    json_fd = os.dup(1)
-    os.dup2(2, 1)
-    sys.stdout = sys.stderr
-
-    def emit(obj: dict) -> None:
-        with os.fdopen(json_fd, "w") as fh:
-            json.dump(obj, fh)
-            fh.write("\n")
-
-    try:
-        payload = json.load(sys.stdin)
-        cases = payload["cases"]
-        if not isinstance(cases, list):
-            raise TypeError("'cases' must be a list")
-    except Exception as exc:  # noqa: BLE001
-        emit({"error": f"bad input: {_fmt(exc)}", "results": []})
-        return 2
-
-    _setup_env()
-    t0 = time.monotonic()
-    v = _import_vllm()
-    import_seconds = round(time.monotonic() - t0, 3)
-    results = [_run_case(v, case) for case in cases]
-    emit({
-        "vllm_version": v["vllm_version"],
-        "placeholder_modules": v["placeholder_modules"],
-        "import_seconds": import_seconds,
-        "total_seconds": round(time.monotonic() - t0, 3),
-        "results": results,
-    })
-    return 0
+    return run_batch(_import_vllm, _run_case, lambda v: {"vllm_version": v["vllm_version"], "placeholder_modules": v["placeholder_modules"]})
 
 
 if __name__ == "__main__":
