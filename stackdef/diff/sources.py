@@ -103,12 +103,7 @@ def _child() -> None:
     """Entry point of the child process: one request on stdin, one JSON answer on stdout."""
     sys.dont_write_bytecode = True
     request = json.loads(sys.stdin.read())
-    # Whatever a Python spec prints, from Python or a process it runs, goes to stderr: the answer
-    # keeps file descriptor 1 to itself.
-    out = os.fdopen(os.dup(1), "w", encoding="utf-8")
-    os.dup2(2, 1)
-    sys.stdout = sys.stderr
-    try:
+    try:  # build_snapshot sends whatever the spec prints to stderr: stdout is the answer's alone
         prices = Path(request["prices"]) if request["prices"] else None
         answer: dict[str, Any] = {"snapshot": build_snapshot(request["spec"], prices)}
     except SpecError as exc:
@@ -117,8 +112,8 @@ def _child() -> None:
         answer = {"usage_error": str(exc)}
     except Exception as exc:  # reported by the parent in one line
         answer = {"internal_error": f"internal error: {type(exc).__name__}: {exc}"}
-    out.write(json.dumps(answer, allow_nan=False))
-    out.flush()
+    sys.stdout.write(json.dumps(answer, allow_nan=False))
+    sys.stdout.flush()
 
 
 def _git(args: list[str], cwd: Path, env: dict[str, str] | None = None) -> str | None:
