@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-__all__ = ["STEP_OPS", "Diagnostic", "Preview", "Step", "pulumi_json", "pulumi_markdown", "read_preview"]
+__all__ = ["STEP_OPS", "SYMBOLS", "UPDATE_WORDS", "Diagnostic", "Preview", "Step", "pulumi_json", "pulumi_markdown", "read_preview"]
 
 # Pulumi's StepOp vocabulary (pkg/resource/deploy/step.go). Other op strings are kept as given,
 # so a newer Pulumi's ops still show up instead of failing the comment.
@@ -609,9 +609,10 @@ def _keys(obj: dict[str, Any]) -> str:
 # Rendering
 
 # Same symbols as stackdef's own diff; the real minus sign for delete.
-_SYMBOLS = {"create": "+", "update": "~", "delete": "−", "replace": "±"}
+#: The op symbols and words of both sections of a comment (stackdef's diff uses these too).
+SYMBOLS = {"create": "+", "update": "~", "delete": "−", "replace": "±"}
 _PREVIEW_WORDS = {"create": "to create", "update": "to update", "delete": "to delete", "replace": "to replace"}
-_UPDATE_WORDS = {"create": "created", "update": "updated", "delete": "deleted", "replace": "replaced"}
+UPDATE_WORDS = {"create": "created", "update": "updated", "delete": "deleted", "replace": "replaced"}
 _ROW_ORDER = {"create": 0, "update": 1, "replace": 2, "delete": 3}
 _TITLES = {"preview": "### Pulumi preview", "update": "### Pulumi update"}
 
@@ -622,9 +623,9 @@ def summary_line(counts: Mapping[str, int], kind: str = "preview") -> str:
     The four main ops and ``unchanged`` always appear, zeros included, as in stackdef's own diff
     line; other ops (import, read, discard, ...) only when present. Past tense for an update.
     """
-    words = _UPDATE_WORDS if kind == "update" else _PREVIEW_WORDS
-    parts = [f"{_SYMBOLS[op]}{counts.get(op, 0)} {words[op]}" for op in _SYMBOLS]
-    for op in sorted(set(counts) - set(_SYMBOLS) - {"same"}):
+    words = UPDATE_WORDS if kind == "update" else _PREVIEW_WORDS
+    parts = [f"{SYMBOLS[op]}{counts.get(op, 0)} {words[op]}" for op in SYMBOLS]
+    for op in sorted(set(counts) - set(SYMBOLS) - {"same"}):
         if counts[op]:
             # These op names come from the input: escaped.
             parts.append(f"{counts[op]} {_md_text(op)}" if kind == "update" else f"{counts[op]} to {_md_text(op)}")
@@ -664,7 +665,7 @@ def pulumi_markdown(preview: Preview, *, fold_after: int = FOLD_AFTER) -> str:
 
 def _row(s: Step) -> str:
     op = _md_text(s.op) + (" (failed)" if s.failed else "")
-    sym = _SYMBOLS.get(s.op)
+    sym = SYMBOLS.get(s.op)
     if sym:
         op = f"{sym} {op}"
     return f"| {op} | {_code(s.type) if s.type else '—'} | {_code(s.name)} | {_props_cell(s)} |"

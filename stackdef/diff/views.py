@@ -12,10 +12,11 @@ import re
 from typing import Any
 
 from stackdef.diff.fields import values_text
+from stackdef.diff.pulumi_events import SYMBOLS, UPDATE_WORDS
 from stackdef.templating import render_template
 
-SYMBOL = {"create": "+", "update": "~", "delete": "−", "replace": "±", "same": "="}
-WORD = {"create": "created", "update": "updated", "delete": "deleted", "replace": "replaced"}
+SYMBOL = {**SYMBOLS, "same": "="}
+WORD = UPDATE_WORDS
 #: Field rows shown before the rest folds into <details>.
 SHOWN_FIELDS = 5
 #: Lines of a text diff (a ConfigMap's file) shown at most.
